@@ -1,0 +1,47 @@
+// visualrwkv: the command-line entry point. Each subcommand lives in its own cmd_*.cpp.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>& args);
+  const char* usage;
+};
+
+const Command kCommands[] = {
+    {"inspect", cmd_inspect, "inspect FILE            keys, shapes, dtypes and parameter counts of a checkpoint"},
+};
+
+void print_usage() {
+  std::fprintf(stderr, "usage: visualrwkv COMMAND [ARGS]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(stderr, "  %s\n", c.usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (argv[1] != std::string(c.name)) continue;
+    try {
+      return c.run(args);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "visualrwkv: unknown command '%s'\n\n", argv[1]);
+  print_usage();
+  return 2;
+}

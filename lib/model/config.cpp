@@ -1,0 +1,97 @@
+#include "model/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+
+namespace vrwkv {
+
+ModelConfig ModelConfig::resolved() const {
+  ModelConfig c = *this;
+  if (c.dim_att == 0) c.dim_att = c.n_embd;
+  if (c.dim_ffn == 0) c.dim_ffn = static_cast<int64_t>(c.n_embd * 3.5 / 32) * 32;
+  if (c.d_mix == 0) c.d_mix = c.n_embd >= 4096 ? 64 : 32;
+  if (c.d_decay == 0) c.d_decay = c.n_embd >= 4096 ? 128 : 64;
+  VRWKV_CHECK(c.n_layer > 0, "model.n_layer must be positive, got ", c.n_layer);
+  VRWKV_CHECK(c.n_embd > 0, "model.n_embd must be positive, got ", c.n_embd);
+  VRWKV_CHECK(c.head_size > 0 && c.dim_att % c.head_size == 0, "model.dim_att (", c.dim_att,
+              ") must be a multiple of model.head_size (", c.head_size, ")");
+  VRWKV_CHECK(c.vocab_size > 0, "model.vocab_size must be positive");
+  const auto& v = c.vision;
+  VRWKV_CHECK(v.patch_size > 0 && v.image_size % v.patch_size == 0, "vision.image_size (", v.image_size,
+              ") must be a multiple of vision.patch_size (", v.patch_size, ")");
+  VRWKV_CHECK(v.num_attention_heads > 0 && v.hidden_size % v.num_attention_heads == 0,
+              "vision.hidden_size must be a multiple of vision.num_attention_heads");
+  VRWKV_CHECK(c.grid_size >= -1, "model.grid_size must be -1, 0, 1 or a grid side > 1, got ", c.grid_size);
+  if (c.grid_size > 1)
+    VRWKV_CHECK(v.grid_side() % c.grid_size == 0, "model.grid_size ", c.grid_size,
+                " must divide the patch grid side ", v.grid_side());
+  return c;
+}
+
+int64_t ModelConfig::image_tokens() const {
+  if (grid_size == -1) return vision.num_patches() + 1;  // patches then cls
+  if (grid_size == 0) return 1;                          // cls alone
+  if (grid_size == 1) return 2;                          // mean of patches, cls
+  return grid_size * grid_size + 1;                      // pooled grid, cls
+}
+
+namespace {
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
+  if (!j.contains(key)) return;
+  try {
+    out = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw Error(cat(where, ": field '", key, "' has the wrong type (", j.at(key).type_name(), ")"));
+  }
+}
+
+}  // namespace
+
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where) {
+  VRWKV_CHECK(j.is_object(), where, ": model config must be a JSON object");
+  ModelConfig c;
+  read_field(j, "n_layer", c.n_layer, where);
+  read_field(j, "n_embd", c.n_embd, where);
+  read_field(j, "dim_att", c.dim_att, where);
+  read_field(j, "dim_ffn", c.dim_ffn, where);
+  read_field(j, "head_size", c.head_size, where);
+  read_field(j, "vocab_size", c.vocab_size, where);
+  read_field(j, "d_mix", c.d_mix, where);
+  read_field(j, "d_decay", c.d_decay, where);
+  read_field(j, "grid_size", c.grid_size, where);
+  if (j.contains("vision")) {
+    const auto& v = j.at("vision");
+    const std::string vwhere = where + ": vision";
+    read_field(v, "hidden_size", c.vision.hidden_size, vwhere);
+    read_field(v, "intermediate_size", c.vision.intermediate_size, vwhere);
+    read_field(v, "num_hidden_layers", c.vision.num_hidden_layers, vwhere);
+    read_field(v, "num_attention_heads", c.vision.num_attention_heads, vwhere);
+    read_field(v, "image_size", c.vision.image_size, vwhere);
+    read_field(v, "patch_size", c.vision.patch_size, vwhere);
+    read_field(v, "layer_norm_eps", c.vision.layer_norm_eps, vwhere);
+  }
+  try {
+    return c.resolved();
+  } catch (const Error& e) {
+    throw Error(cat(where, ": ", e.what()));
+  }
+}
+
+nlohmann::json model_config_to_json(const ModelConfig& c) {
+  return {{"n_layer", c.n_layer},     {"n_embd", c.n_embd},         {"dim_att", c.dim_att},
+          {"dim_ffn", c.dim_ffn},     {"head_size", c.head_size},   {"vocab_size", c.vocab_size},
+          {"d_mix", c.d_mix},         {"d_decay", c.d_decay},       {"grid_size", c.grid_size},
+          {"vision",
+           {{"hidden_size", c.vision.hidden_size},
+            {"intermediate_size", c.vision.intermediate_size},
+            {"num_hidden_layers", c.vision.num_hidden_layers},
+            {"num_attention_heads", c.vision.num_attention_heads},
+            {"image_size", c.vision.image_size},
+            {"patch_size", c.vision.patch_size},
+            {"layer_norm_eps", c.vision.layer_norm_eps}}}};
+}
+
+}  // namespace vrwkv

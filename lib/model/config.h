@@ -1,0 +1,46 @@
+// Sizes of a VisualRWKV model: the RWKV-6 language model, the CLIP vision tower, the projector.
+#pragma once
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace vrwkv {
+
+struct VisionConfig {
+  int64_t hidden_size = 1024;
+  int64_t intermediate_size = 4096;
+  int64_t num_hidden_layers = 24;
+  int64_t num_attention_heads = 16;
+  int64_t image_size = 336;
+  int64_t patch_size = 14;
+  double layer_norm_eps = 1e-5;
+
+  int64_t grid_side() const { return image_size / patch_size; }
+  int64_t num_patches() const { return grid_side() * grid_side(); }
+};
+
+struct ModelConfig {
+  int64_t n_layer = 24;
+  int64_t n_embd = 2048;
+  int64_t dim_att = 0;   // 0: n_embd
+  int64_t dim_ffn = 0;   // 0: floor(n_embd * 3.5 / 32) * 32
+  int64_t head_size = 64;
+  int64_t vocab_size = 65536;
+  int64_t d_mix = 0;     // LoRA width of ddlerp; 0: 32, or 64 when n_embd >= 4096
+  int64_t d_decay = 0;   // LoRA width of the decay; 0: 64, or 128 when n_embd >= 4096
+  int64_t grid_size = -1;  // image token pooling: -1, 0, 1 or g > 1 (SPEC section 4)
+  VisionConfig vision;
+
+  // Fills the derived sizes and checks consistency; throws vrwkv::Error naming the field.
+  ModelConfig resolved() const;
+  int64_t n_head() const { return dim_att / head_size; }
+  // Number of image embeddings K that one image becomes after grid pooling.
+  int64_t image_tokens() const;
+};
+
+// Reads the fields present in `j` (the layout of fixtures' model.json); `where` names the source in errors.
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where);
+nlohmann::json model_config_to_json(const ModelConfig& config);
+
+}  // namespace vrwkv

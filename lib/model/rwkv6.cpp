@@ -1,0 +1,144 @@
+#include "model/rwkv6.h"
+
+#include <cmath>
+
+#include "model/wkv6.h"
+
+namespace vrwkv {
+namespace {
+
+constexpr double kLayerNormEps = 1e-5;
+constexpr double kHeadSizeDivisor = 8.0;  // GroupNorm eps = 1e-5 * divisor^2, as the original
+
+torch::nn::Linear linear(int64_t in, int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+torch::nn::LayerNorm layer_norm(int64_t c) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c}).eps(kLayerNormEps));
+}
+
+// d[c] = c / C, the per-channel ramp of the initialisation formulas.
+torch::Tensor ramp(int64_t C) { return torch::arange(C, torch::kFloat64) / double(C); }
+
+// A [1, 1, C] float32 parameter value from a float64 formula.
+torch::Tensor as_mix(const torch::Tensor& v) { return v.to(torch::kFloat32).view({1, 1, -1}); }
+
+}  // namespace
+
+torch::Tensor token_shift(const torch::Tensor& x) {
+  using torch::indexing::Slice;
+  return torch::constant_pad_nd(x, {0, 0, 1, 0}).index({Slice(), Slice(0, x.size(1))});
+}
+
+TimeMixImpl::TimeMixImpl(const ModelConfig& c, int64_t layer_id)
+    : n_head(c.n_head()), head_size(c.head_size) {
+  const int64_t C = c.n_embd, A = c.dim_att;
+  const double L = double(c.n_layer);
+  const double ratio0 = c.n_layer > 1 ? layer_id / (L - 1) : 0.0;  // 0 at the first layer, 1 at the last
+  const double ratio1 = 1.0 - layer_id / L;                        // 1 at the first layer, near 0 at the last
+  const auto d = ramp(C);
+  time_maa_x = register_parameter("time_maa_x", as_mix(1.0 - d.pow(ratio1)));
+  time_maa_w = register_parameter("time_maa_w", as_mix(1.0 - d.pow(ratio1)));
+  time_maa_k = register_parameter("time_maa_k", as_mix(1.0 - d.pow(ratio1)));
+  time_maa_v = register_parameter("time_maa_v", as_mix(1.0 - (d.pow(ratio1) + 0.3 * ratio0)));
+  time_maa_r = register_parameter("time_maa_r", as_mix(1.0 - d.pow(0.5 * ratio1)));
+  time_maa_g = register_parameter("time_maa_g", as_mix(1.0 - d.pow(0.5 * ratio1)));
+  time_maa_w1 = register_parameter("time_maa_w1", torch::zeros({C, 5 * c.d_mix}));
+  time_maa_w2 = register_parameter("time_maa_w2", torch::empty({5, c.d_mix, C}).uniform_(-0.01, 0.01));
+  const auto n = torch::arange(A, torch::kFloat64) / double(std::max<int64_t>(A - 1, 1));
+  time_decay = register_parameter("time_decay", as_mix(-6.0 + 5.0 * n.pow(0.7 + 1.3 * ratio0)));
+  time_decay_w1 = register_parameter("time_decay_w1", torch::zeros({C, c.d_decay}));
+  time_decay_w2 = register_parameter("time_decay_w2", torch::empty({c.d_decay, A}).uniform_(-0.01, 0.01));
+  const auto zigzag = (torch::arange(A, torch::kInt64) + 1).remainder(3).to(torch::kFloat64) - 1.0;
+  time_faaaa = register_parameter(
+      "time_faaaa", (ratio0 * (1.0 - n) + zigzag * 0.1).to(torch::kFloat32).view({n_head, head_size}));
+  receptance = register_module("receptance", linear(C, A));
+  key = register_module("key", linear(C, A));
+  value = register_module("value", linear(C, A));
+  output = register_module("output", linear(A, C));
+  gate = register_module("gate", linear(C, A));
+  ln_x = register_module("ln_x", torch::nn::GroupNorm(torch::nn::GroupNormOptions(n_head, A).eps(
+                                     1e-5 * kHeadSizeDivisor * kHeadSizeDivisor)));
+}
+
+torch::Tensor TimeMixImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
+  const auto xx = token_shift(x) - x;
+  // ddlerp: five data-dependent interpolation weights from one low-rank projection.
+  auto xxx = torch::tanh(torch::matmul(x + xx * time_maa_x, time_maa_w1));  // [B, T, 5 * D]
+  xxx = xxx.view({B * T, 5, -1}).transpose(0, 1);                          // [5, B*T, D]
+  const auto m = torch::bmm(xxx, time_maa_w2).view({5, B, T, C});          // order: w, k, v, r, g
+  const auto xw = x + xx * (time_maa_w + m[0]);
+  const auto xk = x + xx * (time_maa_k + m[1]);
+  const auto xv = x + xx * (time_maa_v + m[2]);
+  const auto xr = x + xx * (time_maa_r + m[3]);
+  const auto xg = x + xx * (time_maa_g + m[4]);
+  const auto r = receptance(xr), k = key(xk), v = value(xv);
+  const auto g = torch::silu(gate(xg));
+  const auto w = time_decay + torch::matmul(torch::tanh(torch::matmul(xw, time_decay_w1)), time_decay_w2);
+  auto y = wkv6(r, k, v, w, time_faaaa);  // [B, T, A]
+  const int64_t A = y.size(2);
+  y = ln_x(y.reshape({B * T, A})).view({B, T, A});
+  return output(y * g);
+}
+
+ChannelMixImpl::ChannelMixImpl(const ModelConfig& c, int64_t layer_id) {
+  const int64_t C = c.n_embd, F = c.dim_ffn;
+  const double ratio1 = 1.0 - layer_id / double(c.n_layer);
+  const auto d = ramp(C);
+  time_maa_k = register_parameter("time_maa_k", as_mix(1.0 - d.pow(ratio1)));
+  time_maa_r = register_parameter("time_maa_r", as_mix(1.0 - d.pow(ratio1)));
+  key = register_module("key", linear(C, F));
+  receptance = register_module("receptance", linear(C, C));
+  value = register_module("value", linear(F, C));
+}
+
+torch::Tensor ChannelMixImpl::forward(const torch::Tensor& x) {
+  const auto xx = token_shift(x) - x;
+  const auto k = torch::relu(key(x + xx * time_maa_k)).square();
+  return torch::sigmoid(receptance(x + xx * time_maa_r)) * value(k);
+}
+
+BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer_id) : layer_id(layer_id) {
+  if (layer_id == 0) ln0 = register_module("ln0", layer_norm(c.n_embd));
+  ln1 = register_module("ln1", layer_norm(c.n_embd));
+  ln2 = register_module("ln2", layer_norm(c.n_embd));
+  att = register_module("att", TimeMix(c, layer_id));
+  ffn = register_module("ffn", ChannelMix(c, layer_id));
+}
+
+torch::Tensor BlockImpl::forward(torch::Tensor x) {
+  if (ln0) x = ln0(x);
+  x = x + att(ln1(x));
+  return x + ffn(ln2(x));
+}
+
+RWKVImpl::RWKVImpl(const ModelConfig& c) : config(c.resolved()) {
+  emb = register_module("emb", torch::nn::Embedding(config.vocab_size, config.n_embd));
+  {
+    torch::NoGradGuard no_grad;
+    emb->weight.uniform_(-1e-4, 1e-4);  // RWKV's small embedding init (its ln0 rescales)
+  }
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.n_layer; ++i) blocks->push_back(Block(config, i));
+  ln_out = register_module("ln_out", layer_norm(config.n_embd));
+  head = register_module("head", linear(config.n_embd, config.vocab_size));
+}
+
+torch::Tensor RWKVImpl::forward(torch::Tensor x, const BlockOrder& order) {
+  for (int64_t i = 0; i < static_cast<int64_t>(blocks->size()); ++i) {
+    auto block = blocks[i]->as<BlockImpl>();
+    const torch::Tensor gather = order ? order(i) : torch::Tensor();
+    if (!gather.defined()) {
+      x = block->forward(x);
+      continue;
+    }
+    // Read the sequence in the block's order, then put every position back where it was.
+    const auto inverse = torch::empty_like(gather).scatter_(0, gather, torch::arange(gather.size(0), gather.options()));
+    x = block->forward(x.index_select(1, gather)).index_select(1, inverse);
+  }
+  return head(ln_out(x));
+}
+
+}  // namespace vrwkv

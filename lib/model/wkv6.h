@@ -1,0 +1,24 @@
+// The RWKV-6 WKV recurrence as one differentiable operator (SPEC section 2).
+//
+// Per head (N channels) with state S [N x N] starting at 0:
+//   y_t[j] = sum_i r_t[i] * (u[i] k_t[i] v_t[j] + S[i][j]);   S = S * exp(-exp(w_t[i])) (row i) + k_t v_t^T
+// r, k, v, w: [B, T, C] with C = H * N; u: [H, N]. Returns y: [B, T, C] in the dtype of r.
+// The CPU path works on raw buffers, parallel over batch x heads, with the state in float32
+// (float64 when the inputs are float64, which the gradient tests use).
+#pragma once
+#include <torch/torch.h>
+
+namespace vrwkv {
+
+torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                   const torch::Tensor& w, const torch::Tensor& u);
+
+// The raw kernels, exposed for tests and benchmarks. Inputs contiguous, same dtype, CPU.
+torch::Tensor wkv6_forward_cpu(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& w, const torch::Tensor& u);
+// Returns {dr, dk, dv, dw, du} given dy.
+std::vector<torch::Tensor> wkv6_backward_cpu(const torch::Tensor& r, const torch::Tensor& k,
+                                             const torch::Tensor& v, const torch::Tensor& w,
+                                             const torch::Tensor& u, const torch::Tensor& dy);
+
+}  // namespace vrwkv
