@@ -5,3 +5,8 @@
 
 // visualrwkv inspect FILE: list the tensors of a checkpoint and count parameters per component.
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_tokenize(const std::vector<std::string>& args);  // visualrwkv tokenize --vocab FILE (--text T | --file F) [--kind K]: ids as JSON
+int cmd_render(const std::vector<std::string>& args);         // visualrwkv render CONFIG --index N
+int cmd_validate_data(const std::vector<std::string>& args);  // visualrwkv validate-data CONFIG
+int cmd_clean_data(const std::vector<std::string>& args);     // visualrwkv clean-data IN OUT.jsonl
+int cmd_check_config(const std::vector<std::string>& args);   // visualrwkv check-config CONFIG

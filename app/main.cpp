@@ -16,7 +16,12 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"inspect", cmd_inspect, "inspect FILE            keys, shapes, dtypes and parameter counts of a checkpoint"},
+    {"inspect", cmd_inspect, "inspect FILE                       keys, shapes, dtypes and parameter counts of a checkpoint"},
+    {"tokenize", cmd_tokenize, "tokenize --vocab F (--text T | --file F)  token ids as a JSON array"},
+    {"render", cmd_render, "render CONFIG --index N            one sample's text, ids and labels as JSON"},
+    {"validate-data", cmd_validate_data, "validate-data CONFIG               bad samples, token lengths, ctx_len overflow"},
+    {"clean-data", cmd_clean_data, "clean-data IN OUT.jsonl [--max-rounds N]  drop empty replies, split long conversations"},
+    {"check-config", cmd_check_config, "check-config CONFIG [--set k=v]    validate and print the resolved config"},
 };
 
 void print_usage() {

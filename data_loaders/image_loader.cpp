@@ -1,0 +1,22 @@
+#include "image_loader.h"
+
+#include "clip_preprocess.h"
+
+namespace vrwkv::data {
+
+ImageLoader make_image_loader(const ImageConfig& config) {
+  ImageTransform t;
+  t.size = static_cast<int>(config.size);
+  t.mean = config.mean;
+  t.std = config.std;
+  t.aspect = config.aspect == "pad" ? ImageTransform::Aspect::kPad : ImageTransform::Aspect::kCrop;
+  return [t](const std::string& path) {
+    try {
+      return load_and_preprocess(path, t);
+    } catch (const Error& e) {
+      throw text::SampleError("bad_image", e.what());
+    }
+  };
+}
+
+}  // namespace vrwkv::data

@@ -1,0 +1,10 @@
+# Fails when docs/config.md does not contain the reference the schema prints.
+execute_process(COMMAND ${BIN} check-config --reference OUTPUT_VARIABLE reference RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "check-config --reference failed")
+endif()
+file(READ ${DOC} doc)
+string(FIND "${doc}" "${reference}" where)
+if(where EQUAL -1)
+  message(FATAL_ERROR "docs/config.md is out of date: regenerate its table with `visualrwkv check-config --reference`")
+endif()

@@ -1,0 +1,260 @@
+// The data path: JSON scanning with file:line:column errors, the dataset, the sampler (disjoint
+// complete shares, resumable cursor), the loader (deterministic batches, resume, every kind of bad
+// sample skipped and counted, the skip ceiling).
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "batch_loader.h"
+#include "catch_compat.h"
+#include "config/run_config.h"
+#include "image_loader.h"
+#include "json_scan.h"
+#include "llava_dataset.h"
+#include "test_paths.h"
+#include "text/tokenizer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace vrwkv;
+
+void write_file(const fs::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+nlohmann::json sample(const std::string& id, const std::string& image, const std::string& question,
+                      const std::string& answer, const std::string& speaker = "gpt") {
+  nlohmann::json s = {{"id", id}};
+  if (!image.empty()) s["image"] = image;
+  s["conversations"] = {{{"from", "human"}, {"value", question}}, {{"from", speaker}, {"value", answer}}};
+  return s;
+}
+
+// A dataset with good samples and one of every kind of bad one, and its images.
+struct BadDataFixture {
+  fs::path dir = test::scratch_dir("data_bad");
+  std::map<std::string, std::string> expected_reason;  // sample id -> skip reason
+  std::string file;
+
+  BadDataFixture() {
+    const std::string photo = test::shared_dir() + "/data/images/bluejay.jpg";
+    fs::copy_file(photo, dir / "good.jpg");
+    std::ifstream in(photo, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    write_file(dir / "truncated.jpg", bytes.substr(0, bytes.size() / 3));
+    write_file(dir / "text.jpg", "this is not an image\n");
+    write_file(dir / "empty.jpg", "");
+    fs::create_directories(dir / "folder.jpg");  // exists but cannot be read as a file
+    nlohmann::json data = nlohmann::json::array();
+    for (int i = 0; i < 12; ++i)
+      data.push_back(sample("good" + std::to_string(i), i % 3 ? "good.jpg" : "", (i % 3 ? "<image>\n" : "") +
+                            std::string("What is shown?"), "A bird number " + std::to_string(i) + "."));
+    auto bad = [&](nlohmann::json s, const std::string& reason) {
+      expected_reason[s["id"]] = reason;
+      data.push_back(s);
+    };
+    bad(sample("missing", "nowhere.jpg", "<image>\nq", "a"), "missing_image");
+    bad(sample("truncated", "truncated.jpg", "<image>\nq", "a"), "bad_image");
+    bad(sample("notimage", "text.jpg", "<image>\nq", "a"), "bad_image");
+    bad(sample("emptyfile", "empty.jpg", "<image>\nq", "a"), "bad_image");
+    bad(sample("unreadable", "folder.jpg", "<image>\nq", "a"), "bad_image");
+    bad(sample("speaker", "good.jpg", "<image>\nq", "a", "robot"), "unknown_speaker");
+    bad(sample("twoimages", "good.jpg", "<image>\nq <image>", "a"), "multiple_placeholders");
+    bad(nlohmann::json{{"id", "empty"}, {"image", "good.jpg"}, {"conversations", nlohmann::json::array()}},
+        "empty_conversation");
+    // A short answer between two long questions: neither the first nor the last 64 positions hold it.
+    std::string long_q;
+    for (int i = 0; i < 300; ++i) long_q += "word ";
+    auto no_answer = sample("noanswer", "", long_q, "ok");
+    no_answer["conversations"].push_back({{"from", "human"}, {"value", long_q}});
+    bad(no_answer, "no_answer_after_truncation");
+    bad(nlohmann::json{{"id", "fields"}, {"conversations", "not a list"}}, "bad_fields");
+    file = (dir / "data.json").string();
+    write_file(file, data.dump(1));
+  }
+
+  RunConfig config(int64_t ctx_len = 64, double max_skip = 1.0) const {
+    nlohmann::json cfg = {
+        {"model", {{"n_layer", 2}, {"n_embd", 64}, {"vocab_size", 65536},
+                   {"vision", {{"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 1},
+                               {"num_attention_heads", 2}, {"image_size", 28}, {"patch_size", 14}}}}},
+        {"tokenizer", {{"path", test::shared_dir() + "/data/rwkv_vocab_v20230424.txt"}}},
+        {"data", {{"file", file}, {"image_folder", dir.string()}, {"ctx_len", ctx_len},
+                  {"max_skip_fraction", max_skip}, {"image", {{"size", 28}}}}}};
+    return run_config_from_json(cfg, "test");
+  }
+};
+
+std::vector<data::Batch> run_loader(const data::SampleBuilder& builder, size_t dataset_size, int workers,
+                                    data::SamplerCursor start, int64_t first, int64_t count, data::SkipStats& skips,
+                                    data::SamplerCursor* cursor_after = nullptr) {
+  data::BatchLoader loader(builder, data::Sampler(dataset_size, 7, 0, 1), start, first, {3, workers, 3, 28}, skips);
+  std::vector<data::Batch> out;
+  for (int64_t i = 0; i < count; ++i) out.push_back(loader.next());
+  if (cursor_after) *cursor_after = loader.cursor();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("json scan finds elements and names file, line and column of malformed JSON", "[data]") {
+  const std::string text = "[\n  {\"a\": [1, 2.5e3, \"x\\n\"]},\n  {\"b\": null}\n]\n";
+  const auto ranges = data::scan_json_elements(text, false, "ok.json");
+  REQUIRE(ranges.size() == 2);
+  CHECK(text.substr(ranges[1].offset, ranges[1].length) == "{\"b\": null}");
+  const auto lines = data::scan_json_elements("{\"a\": 1}\n\n{\"b\": 2}\n", true, "ok.jsonl");
+  CHECK(lines.size() == 2);
+  auto error = [](const std::string& t) { return error_of([&] { data::scan_json_elements(t, false, "bad.json"); }); };
+  CHECK_THAT(error("[\n  {\"a\": 1},\n  {\"b\": tru}\n]"), test::contains("bad.json:3:9: malformed JSON"));
+  CHECK_THAT(error("[\n  {\"a\": 1}\n  {\"b\": 2}\n]"), test::contains("bad.json:3:3"));
+  CHECK_THAT(error("[{\"a\": \"unterminated}]"), test::contains("bad.json:1:8: malformed JSON: unterminated string"));
+  CHECK_THAT(error("[{\"a\": 1}"), test::contains("unexpected end of file"));
+  CHECK_THAT(error("[{\"a\": 1}] x"), test::contains("unexpected data after"));
+  CHECK_THAT(error(""), test::contains("bad.json:1:1"));
+}
+
+TEST_CASE("dataset reads JSON arrays and JSON Lines, ids of any type, and rejects bad fields", "[data]") {
+  const auto dir = test::scratch_dir("data_dataset");
+  write_file(dir / "d.jsonl",
+             "{\"id\": 17, \"image\": \"a.jpg\", \"conversations\": [{\"from\": \"human\", \"value\": \"<image>\\nq\"},"
+             " {\"from\": \"gpt\"}]}\n{\"id\": \"t\", \"conversations\": 3}\n");
+  const data::LlavaDataset ds((dir / "d.jsonl").string());
+  REQUIRE(ds.size() == 2);
+  const auto c = ds.conversation(0);
+  CHECK(c.id == "17");
+  CHECK(c.image == "a.jpg");
+  REQUIRE(c.turns.size() == 2);
+  CHECK(c.turns[1].value.empty());  // a missing reply is empty
+  CHECK_THROWS_AS(ds.conversation(1), text::SampleError);
+  CHECK_THAT(error_of([&] { ds.conversation(1); }), test::contains("d.jsonl:2:1"));
+  CHECK_THAT(error_of([&] { data::LlavaDataset((dir / "missing.json").string()); }), test::contains("missing.json"));
+}
+
+TEST_CASE("sampler: each epoch the ranks' shares are disjoint and cover every sample once", "[data]") {
+  for (uint64_t n : {1ull, 10ull, 11ull, 97ull}) {
+    for (int world : {1, 2, 3}) {
+      INFO("n " << n << " world " << world);
+      for (int64_t epoch : {0, 1}) {
+        std::multiset<uint64_t> seen;
+        for (int rank = 0; rank < world; ++rank) {
+          const data::Sampler s(n, 5, rank, world);
+          const auto share = s.epoch_share(epoch);
+          CHECK(share.size() == s.share_size(rank));
+          seen.insert(share.begin(), share.end());
+        }
+        CHECK(seen.size() == n);
+        CHECK(std::set<uint64_t>(seen.begin(), seen.end()).size() == n);
+      }
+    }
+  }
+  const data::Sampler s(50, 5, 0, 1);
+  CHECK(s.epoch_share(0) != s.epoch_share(1));
+  CHECK(data::Sampler(50, 5, 0, 1).epoch_share(3) == s.epoch_share(3));
+  CHECK(data::Sampler(50, 6, 0, 1).epoch_share(0) != s.epoch_share(0));
+  // Taking in pieces through a stored cursor gives the same stream as taking at once, across epochs.
+  data::SamplerCursor whole, pieces;
+  const auto all = s.take(whole, 120);
+  auto first = s.take(pieces, 37);
+  const auto restored = data::SamplerCursor::from_json(pieces.to_json());
+  pieces = restored;
+  const auto rest = s.take(pieces, 83);
+  first.insert(first.end(), rest.begin(), rest.end());
+  CHECK(first == all);
+  CHECK(whole == pieces);
+  CHECK(whole.epoch == 2);
+}
+
+TEST_CASE("loader: batches are deterministic, resumable, and bad samples are skipped by reason", "[data]") {
+  BadDataFixture fx;
+  const auto config = fx.config();
+  const data::LlavaDataset dataset(fx.file);
+  const auto tokenizer = text::make_tokenizer("world", config.tokenizer.path);
+  const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
+                                    data::make_image_loader(config.data.image));
+  // One epoch is 22 samples; 8 batches of 3 go a little past it.
+  data::SkipStats skips_a, skips_b;
+  data::SamplerCursor after_two;
+  const auto a = run_loader(builder, dataset.size(), 1, {}, 0, 2, skips_a, &after_two);
+  const auto a_rest = run_loader(builder, dataset.size(), 1, after_two, 2, 5, skips_a);
+  const auto b = run_loader(builder, dataset.size(), 2, {}, 0, 7, skips_b);
+  std::vector<data::Batch> a_all(a);
+  a_all.insert(a_all.end(), a_rest.begin(), a_rest.end());
+  REQUIRE(a_all.size() == b.size());
+  for (size_t i = 0; i < b.size(); ++i) {
+    INFO("batch " << i);
+    CHECK(a_all[i].number == b[i].number);
+    CHECK(a_all[i].ids == b[i].ids);
+    CHECK(torch::equal(a_all[i].input_ids, b[i].input_ids));
+    CHECK(torch::equal(a_all[i].labels, b[i].labels));
+    CHECK(torch::equal(a_all[i].images, b[i].images));
+  }
+  CHECK(skips_a.to_json() == skips_b.to_json());
+
+  // One batch of a whole epoch: every good sample in it, every bad one skipped under its reason.
+  data::SkipStats epoch_skips;
+  data::BatchLoader loader(builder, data::Sampler(dataset.size(), 7, 0, 1), {}, 0, {22, 1, 1, 28}, epoch_skips);
+  const auto batch = loader.next();
+  CHECK(loader.cursor() == data::SamplerCursor{0, 22});
+  CHECK(batch.ids.size() == 12);
+  CHECK(batch.input_ids.size(0) == 12);
+  CHECK(batch.images.size(0) == 12);
+  for (const auto& id : batch.ids) CHECK(id.rfind("good", 0) == 0);
+  std::map<std::string, std::string> skipped;
+  for (const auto& s : batch.skipped) skipped[s.id] = s.reason;
+  std::map<std::string, std::string> expected = fx.expected_reason;
+  CHECK(skipped == expected);
+  // Text-only samples get a zero image; image samples a normalised photo.
+  for (size_t i = 0; i < batch.ids.size(); ++i) {
+    const bool text_only = std::stoi(batch.ids[i].substr(4)) % 3 == 0;
+    CHECK((batch.images[i].abs().sum().item<float>() == 0.0f) == text_only);
+  }
+}
+
+TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a clear message", "[data]") {
+  BadDataFixture fx;
+  const auto config = fx.config(64, 0.1);
+  const data::LlavaDataset dataset(fx.file);
+  const auto tokenizer = text::make_tokenizer("world", config.tokenizer.path);
+  const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
+                                    data::make_image_loader(config.data.image));
+  data::SkipStats skips(config.data.max_skip_fraction, /*min_seen=*/10);
+  data::BatchLoader loader(builder, data::Sampler(dataset.size(), 7, 0, 1), {}, 0, {2, 2, 2, 28}, skips);
+  const auto message = error_of([&] {
+    for (int i = 0; i < 20; ++i) loader.next();
+  });
+  CHECK_THAT(message, test::contains("too many bad samples"));
+  CHECK_THAT(message, test::contains("max_skip_fraction"));
+}
+
+TEST_CASE("config: unknown keys name the nearest valid one; types and ranges are checked", "[data]") {
+  auto error = [](nlohmann::json j) { return error_of([&] { run_config_from_json(j, "c.json"); }); };
+  const nlohmann::json tok = {{"path", "v.txt"}};
+  CHECK_THAT(error({{"tokenizer", tok}, {"data", {{"promt_style", "sandwich"}}}}),
+             test::contains("c.json: unknown key 'data.promt_style' (did you mean 'prompt_style'?)"));
+  CHECK_THAT(error({{"tokenizer", tok}, {"data", {{"prompt_style", "middle_out"}}}}),
+             test::contains("c.json: data.prompt_style: 'middle_out' is not one of"));
+  CHECK_THAT(error({{"tokenizer", tok}, {"data", {{"ctx_len", "long"}}}}),
+             test::contains("c.json: data.ctx_len: must be an integer"));
+  CHECK_THAT(error({{"tokenizer", tok}, {"data", {{"max_skip_fraction", 2}}}}), test::contains("must be <= 1"));
+  CHECK_THAT(error({{"data", {}}}), test::contains("missing required key 'tokenizer.path'"));
+  nlohmann::json j = {{"tokenizer", tok}};
+  config::apply_override(j, "data.ctx_len=77");
+  config::apply_override(j, "model.scan_mode=multi");
+  const auto c = run_config_from_json(j, "c.json");
+  CHECK(c.data.ctx_len == 77);
+  CHECK(c.scan_mode == ScanMode::kMulti);
+  CHECK(c.data.prompt_style == text::PromptStyle::kImageFirst);
+}
