@@ -30,3 +30,10 @@ test: deps
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# Benchmarks print figures (they are not tests): tokenizer speed, image pipeline, dataset index and loader.
+.PHONY: bench
+bench: build
+	$(BUILD_DIR)/bench/bench_tokenizer ../shared/data/rwkv_vocab_v20230424.txt
+	$(BUILD_DIR)/bench/bench_images ../shared/data/images
+	$(BUILD_DIR)/bench/bench_data

@@ -10,3 +10,5 @@ int cmd_render(const std::vector<std::string>& args);         // visualrwkv rend
 int cmd_validate_data(const std::vector<std::string>& args);  // visualrwkv validate-data CONFIG
 int cmd_clean_data(const std::vector<std::string>& args);     // visualrwkv clean-data IN OUT.jsonl
 int cmd_check_config(const std::vector<std::string>& args);   // visualrwkv check-config CONFIG
+int cmd_train(const std::vector<std::string>& args);          // visualrwkv train CONFIG [--resume] [--force]
+int cmd_export(const std::vector<std::string>& args);         // visualrwkv export CHECKPOINT OUTDIR [--dtype]

@@ -16,6 +16,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"train", cmd_train, "train CONFIG [--set k=v] [--resume [CKPT]] [--force]  run a training stage"},
+    {"export", cmd_export, "export CHECKPOINT OUTDIR [--dtype bf16|fp16|fp32]  weights for the original's tools"},
     {"inspect", cmd_inspect, "inspect FILE                       keys, shapes, dtypes and parameter counts of a checkpoint"},
     {"tokenize", cmd_tokenize, "tokenize --vocab F (--text T | --file F)  token ids as a JSON array"},
     {"render", cmd_render, "render CONFIG --index N            one sample's text, ids and labels as JSON"},

@@ -61,8 +61,8 @@ void generate(const std::string& path, int64_t samples, const std::vector<std::s
       std::string q = words(rng, 4 + rng() % 12) + "?";
       if (r == 0 && !text_only) q = rng() % 2 ? "<image>\n" + q : q + "\n<image>";
       if (rng() % 2) q += "\nAnswer the question using a single word or phrase.";
-      const bool long_answer = rng() % 4 == 0;
-      std::string a = rng() % 200 == 0 ? "" : words(rng, long_answer ? 60 + rng() % 120 : 1 + rng() % 3) + ".";
+      const bool long_answer = rng() % 5 == 0;
+      std::string a = rng() % 200 == 0 ? "" : words(rng, long_answer ? 40 + rng() % 100 : 1 + rng() % 3) + ".";
       conv.push_back({{"from", "human"}, {"value", q}});
       conv.push_back({{"from", "gpt"}, {"value", a}});
     }

@@ -25,8 +25,6 @@ BatchLoader::~BatchLoader() {
 }
 
 void BatchLoader::work() {
-  // Each worker thread builds whole batches; keep libtorch's own intra-op threads out of its way.
-  at::set_num_threads(1);
   for (;;) {
     Job job;
     {

@@ -84,3 +84,38 @@ TEST_CASE("model gradient matches float64 finite differences", "[gradients]") {
     CHECK(checked > 100);
   }
 }
+
+TEST_CASE("gradient checkpointing gives the gradients of running without it", "[gradients]") {
+  torch::manual_seed(5);
+  vrwkv::VisualRWKV model(tiny_config());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.2);
+  }
+  for (auto& p : model->vit->parameters()) p.requires_grad_(false);  // frozen tower, as in training
+  model->rwkv->blocks[0]->as<vrwkv::BlockImpl>()->att->time_decay.requires_grad_(false);  // a frozen tensor
+  const int64_t P = vrwkv::kImagePlaceholder, I = vrwkv::kIgnoreLabel;
+  const auto input_ids = torch::tensor(std::vector<int64_t>{3, P, 5, 7, 9, 2, 1, 4, 5, 6, 6, 0}).view({2, 6});
+  const auto labels = torch::tensor(std::vector<int64_t>{I, I, 5, 7, 9, 2, I, 4, 5, 6, 6, 0}).view({2, 6});
+  const auto images = torch::randn({2, 3, 28, 28});
+  auto grads = [&](bool checkpoint) {
+    model->rwkv->checkpoint_blocks = checkpoint;
+    model->zero_grad();
+    const auto e = model->embed(input_ids, labels, model->encode_images(images), 0);
+    const auto logits = model->forward_embeds(e.embeds, vrwkv::ScanMode::kBi, e.layout.img_start, e.layout.img_end);
+    vrwkv::training_loss(logits, e.layout.labels).backward();
+    std::vector<torch::Tensor> out;
+    for (const auto& p : model->parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : torch::Tensor());
+    return out;
+  };
+  const auto plain = grads(false), checkpointed = grads(true);
+  REQUIRE(plain.size() == checkpointed.size());
+  int compared = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    REQUIRE(plain[i].defined() == checkpointed[i].defined());
+    if (!plain[i].defined()) continue;
+    CHECK(torch::equal(plain[i], checkpointed[i]));
+    ++compared;
+  }
+  CHECK(compared > 30);
+}

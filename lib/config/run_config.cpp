@@ -1,5 +1,6 @@
 #include "config/run_config.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "base/error.h"
@@ -53,6 +54,47 @@ const Field& run_config_schema() {
                      "with the mean colour (LLaVA-1.5)", {"crop", "pad"}),
           }),
       }),
+      object("init", "where the weights come from (later sources override earlier ones; absent: random init)", {
+          string("rwkv", "", "an RWKV-6 checkpoint (.pth / .safetensors, plain or rwkv.-prefixed names)"),
+          string("vision", "", "a Hugging Face CLIP file (model.safetensors, pytorch_model.bin) or its folder"),
+          string("checkpoint", "", "a VisualRWKV checkpoint or export (e.g. the stage-1 result) loaded last"),
+      }),
+      object("train", "what is trained and how", {
+          integer("stage", 1, "1: projector only; 2: RWKV blocks, ln_out, head and projector (emb frozen)", 1, 2),
+          integer("freeze_rwkv_layers", -1, "freeze the first N RWKV blocks; N = n_layer also freezes emb, "
+                  "ln_out and head; -1: the stage's default (stage 1: all, stage 2: none)", -1),
+          boolean("freeze_emb", true, "keep the token embedding frozen"),
+          boolean("freeze_proj", false, "keep the projector frozen (the paper's 7B stage 2)"),
+          boolean("train_vision", false, "train the CLIP tower too"),
+          integer("micro_batch_size", 8, "samples per rank per forward", 1),
+          integer("grad_accumulation", 1, "micro batches per optimizer step", 1),
+          integer("steps", 1000, "optimizer steps of the whole run", 1),
+          string("precision", "fp32", "bf16: bf16 weights and compute, fp32 master weights and optimizer state",
+                 {"fp32", "bf16"}),
+          boolean("grad_checkpointing", false, "recompute each block in backward instead of storing it"),
+          string("device", "auto", "auto: the local GPU when there is one, else the CPU", {"auto", "cpu", "cuda"}),
+          integer("zero_stage", 0, "1: shard the optimizer state over ranks (ZeRO-1)", 0, 1),
+          integer("bucket_mb", 25, "gradient all-reduce bucket size in MB", 1),
+          number("dist_timeout_s", 600, "a collective that takes longer fails the job instead of hanging", 1),
+      }),
+      object("optim", "AdamW and the learning-rate schedule", {
+          number("lr_init", 1e-3, "learning rate after warm-up", 0),
+          number("lr_final", 1e-5, "learning rate at the last step (cosine from lr_init)", 0),
+          integer("warmup_steps", 0, "steps of warm-up (lr x (0.1 + 0.9 step / warmup_steps))", 0),
+          number("beta1", 0.9, "AdamW beta1", 0, 1),
+          number("beta2", 0.99, "AdamW beta2", 0, 1),
+          number("eps", 1e-8, "AdamW epsilon", 0),
+          number("weight_decay", 0.0, "decoupled weight decay, only on tensors of 2+ non-unit dims", 0),
+          number("grad_clip", 1.0, "clip the global gradient norm to this (0: off)", 0),
+      }),
+      object("checkpoint", "saving and keeping checkpoints", {
+          string("output_dir", "", "run folder: checkpoints, train.log, metrics.jsonl"),
+          integer("every_steps", 500, "save every N steps (and at the end, and on SIGINT / SIGTERM)", 1),
+          integer("keep_last", 3, "complete checkpoints to keep", 1),
+      }),
+      object("log", "progress output", {
+          integer("every_steps", 10, "progress line and metrics.jsonl record every N steps", 1),
+      }),
       integer("seed", 0, "seeds weights, data order and everything random", 0),
   });
   return schema;
@@ -83,6 +125,33 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   }
   c.data.image.aspect = img.at("aspect");
   c.seed = j.at("seed");
+  const auto& in = j.at("init");
+  c.init = {in.at("rwkv"), in.at("vision"), in.at("checkpoint")};
+  const auto& t = j.at("train");
+  c.train.stage = t.at("stage");
+  c.train.freeze_rwkv_layers = t.at("freeze_rwkv_layers");
+  if (c.train.freeze_rwkv_layers < 0) c.train.freeze_rwkv_layers = c.train.stage == 1 ? c.model.n_layer : 0;
+  if (c.train.freeze_rwkv_layers > c.model.n_layer)
+    throw Error(cat(source, ": train.freeze_rwkv_layers (", c.train.freeze_rwkv_layers, ") exceeds model.n_layer (",
+                    c.model.n_layer, ")"));
+  c.train.freeze_emb = t.at("freeze_emb");
+  c.train.freeze_proj = t.at("freeze_proj");
+  c.train.train_vision = t.at("train_vision");
+  c.train.micro_batch_size = t.at("micro_batch_size");
+  c.train.grad_accumulation = t.at("grad_accumulation");
+  c.train.steps = t.at("steps");
+  c.train.precision = t.at("precision");
+  c.train.grad_checkpointing = t.at("grad_checkpointing");
+  c.train.device = t.at("device");
+  c.train.zero_stage = t.at("zero_stage");
+  c.train.bucket_mb = t.at("bucket_mb");
+  c.train.dist_timeout_s = t.at("dist_timeout_s");
+  const auto& o = j.at("optim");
+  c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
+             o.at("eps"),     o.at("weight_decay"), o.at("grad_clip")};
+  const auto& ck = j.at("checkpoint");
+  c.checkpoint = {ck.at("output_dir"), ck.at("every_steps"), ck.at("keep_last")};
+  c.log_every_steps = j.at("log").at("every_steps");
   if (c.data.image.size != c.model.vision.image_size)
     throw Error(cat(source, ": data.image.size (", c.data.image.size, ") must equal model.vision.image_size (",
                     c.model.vision.image_size, ")"));
@@ -97,6 +166,17 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
     raw = nlohmann::json::parse(in);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(cat(path, ": not valid JSON: ", e.what()));
+  }
+  // Paths written in a config file are relative to that file; paths given with --set are relative
+  // to the current directory, as on any command line.
+  const auto base = std::filesystem::absolute(path).parent_path();
+  for (const auto& [section, key] : {std::pair{"tokenizer", "path"}, {"data", "file"}, {"data", "image_folder"},
+                                     {"init", "rwkv"}, {"init", "vision"}, {"init", "checkpoint"},
+                                     {"checkpoint", "output_dir"}}) {
+    if (!raw.is_object() || !raw.contains(section) || !raw[section].is_object() || !raw[section].contains(key)) continue;
+    auto& value = raw[section][key];
+    if (value.is_string() && !value.get<std::string>().empty() && std::filesystem::path(value.get<std::string>()).is_relative())
+      value = (base / value.get<std::string>()).lexically_normal().string();
   }
   for (const auto& o : overrides) apply_override(raw, o);
   return run_config_from_json(raw, path);

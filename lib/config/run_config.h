@@ -37,6 +37,32 @@ struct DataConfig {
   ImageConfig image;
 };
 
+struct InitConfig {
+  std::string rwkv, vision, checkpoint;
+};
+
+struct TrainConfig {
+  int64_t stage = 1;
+  int64_t freeze_rwkv_layers = -1;  // resolved: -1 replaced by the stage's default
+  bool freeze_emb = true, freeze_proj = false, train_vision = false;
+  int64_t micro_batch_size = 8, grad_accumulation = 1, steps = 1000;
+  std::string precision = "fp32", device = "auto";
+  bool grad_checkpointing = false;
+  int64_t zero_stage = 0, bucket_mb = 25;
+  double dist_timeout_s = 600;
+};
+
+struct OptimConfig {
+  double lr_init = 1e-3, lr_final = 1e-5;
+  int64_t warmup_steps = 0;
+  double beta1 = 0.9, beta2 = 0.99, eps = 1e-8, weight_decay = 0, grad_clip = 1.0;
+};
+
+struct CheckpointConfig {
+  std::string output_dir;
+  int64_t every_steps = 500, keep_last = 3;
+};
+
 struct RunConfig {
   std::string source;         // the file it came from, for messages
   nlohmann::json resolved;    // every key, defaults filled in
@@ -44,13 +70,18 @@ struct RunConfig {
   ScanMode scan_mode = ScanMode::kBi;
   TokenizerConfig tokenizer;
   DataConfig data;
+  InitConfig init;
+  TrainConfig train;
+  OptimConfig optim;
+  CheckpointConfig checkpoint;
+  int64_t log_every_steps = 10;
   uint64_t seed = 0;
 };
 
 const config::Field& run_config_schema();
 
-// Reads, overrides, validates. Errors name the file and the key path. Relative paths inside the
-// config are taken relative to the current directory.
+// Reads, overrides, validates. Errors name the file and the key path. Relative paths written in
+// the file are relative to the file's folder; those given in overrides to the current directory.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
 RunConfig run_config_from_json(const nlohmann::json& config, const std::string& source);
 

@@ -114,6 +114,53 @@ torch::Tensor BlockImpl::forward(torch::Tensor x) {
   return x + ffn(ln2(x));
 }
 
+namespace {
+
+// Runs a block without recording a graph, keeps its input, and in backward runs it again with
+// autograd to get the gradients of the input and of the block's trainable parameters. The block
+// is deterministic, so the gradients are those of running without checkpointing.
+class CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               torch::TensorList params, int64_t block_address) {
+    ctx->save_for_backward({x});
+    ctx->saved_data["block"] = block_address;
+    ctx->saved_data["n_params"] = static_cast<int64_t>(params.size());
+    torch::NoGradGuard no_grad;
+    return reinterpret_cast<BlockImpl*>(block_address)->forward(x);
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    const auto x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    std::vector<torch::Tensor> inputs = {x};
+    for (const auto& p : block->parameters())
+      if (p.requires_grad()) inputs.push_back(p);
+    torch::Tensor y;
+    {
+      torch::AutoGradMode enable(true);
+      y = block->forward(x);
+    }
+    const auto g = torch::autograd::grad({y}, inputs, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+    torch::autograd::tensor_list out = {g[0]};
+    out.insert(out.end(), g.begin() + 1, g.end());
+    out.emplace_back();  // block_address
+    return out;
+  }
+};
+
+torch::Tensor run_block(BlockImpl& block, const torch::Tensor& x, bool checkpoint) {
+  if (!checkpoint || !torch::GradMode::is_enabled()) return block.forward(x);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : block.parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  return CheckpointedBlock::apply(x, torch::TensorList(trainable), reinterpret_cast<int64_t>(&block));
+}
+
+}  // namespace
+
 RWKVImpl::RWKVImpl(const ModelConfig& c) : config(c.resolved()) {
   emb = register_module("emb", torch::nn::Embedding(config.vocab_size, config.n_embd));
   {
@@ -131,12 +178,12 @@ torch::Tensor RWKVImpl::forward(torch::Tensor x, const BlockOrder& order) {
     auto block = blocks[i]->as<BlockImpl>();
     const torch::Tensor gather = order ? order(i) : torch::Tensor();
     if (!gather.defined()) {
-      x = block->forward(x);
+      x = run_block(*block, x, checkpoint_blocks);
       continue;
     }
     // Read the sequence in the block's order, then put every position back where it was.
     const auto inverse = torch::empty_like(gather).scatter_(0, gather, torch::arange(gather.size(0), gather.options()));
-    x = block->forward(x.index_select(1, gather)).index_select(1, inverse);
+    x = run_block(*block, x.index_select(1, gather), checkpoint_blocks).index_select(1, inverse);
   }
   return head(ln_out(x));
 }

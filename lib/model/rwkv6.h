@@ -53,6 +53,8 @@ struct RWKVImpl : torch::nn::Module {
   // x: input embeddings [B, T, C]; returns logits [B, T, V].
   torch::Tensor forward(torch::Tensor x, const BlockOrder& order = nullptr);
 
+  // Gradient checkpointing: each block keeps only its input and recomputes itself in backward.
+  bool checkpoint_blocks = false;
   ModelConfig config;
   torch::nn::Embedding emb{nullptr};
   torch::nn::ModuleList blocks;

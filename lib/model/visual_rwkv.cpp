@@ -1,6 +1,7 @@
 #include "model/visual_rwkv.h"
 
 #include <cmath>
+#include <optional>
 
 #include "base/error.h"
 
@@ -36,7 +37,15 @@ torch::Tensor VisualRWKVImpl::encode_images(const torch::Tensor& images) {
                   pixels.size(3) == config.vision.image_size,
               "images must be [B, 3, ", config.vision.image_size, ", ", config.vision.image_size, "], got ",
               images.sizes());
-  const auto features = pool_image_features(vit(pixels), config.grid_size);
+  bool vision_trained = false;
+  for (const auto& p : vit->parameters()) vision_trained |= p.requires_grad();
+  torch::Tensor features;
+  {
+    // A frozen tower needs no graph: this saves its activations and the host-side bookkeeping.
+    std::optional<torch::NoGradGuard> frozen;
+    if (!vision_trained) frozen.emplace();
+    features = pool_image_features(vit(pixels), config.grid_size);
+  }
   return proj(features.to(proj->weight.dtype()));
 }
 

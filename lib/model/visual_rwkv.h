@@ -22,6 +22,7 @@ struct VisualRWKVImpl : torch::nn::Module {
   explicit VisualRWKVImpl(const ModelConfig& config);
 
   // images [B, 3, S, S] (or [B, 1, 3, S, S]) -> K projected image embeddings per sample [B, K, C].
+  // The vision tower records no autograd graph unless one of its parameters is trained.
   torch::Tensor encode_images(const torch::Tensor& images);
   // The assembled input sequence; features of samples without a placeholder are replaced by zeros.
   Embedded embed(const torch::Tensor& input_ids, const torch::Tensor& labels, const torch::Tensor& image_features,

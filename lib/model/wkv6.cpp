@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "base/error.h"
+#ifdef VRWKV_WITH_CUDA
+#include "model/cuda/wkv6_cuda.h"
+#endif
 
 namespace vrwkv {
 namespace {
@@ -184,18 +187,39 @@ std::vector<torch::Tensor> wkv6_backward_cpu(const torch::Tensor& r_in, const to
 
 namespace {
 
+#ifdef VRWKV_WITH_CUDA
+// The CUDA kernel covers head size 64 with bf16 / float32 inputs; other CUDA inputs (float64
+// gradient checks) take the CPU path.
+bool use_cuda_kernel(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
+                     const torch::Tensor& u) {
+  const auto t = r.scalar_type();
+  return r.is_cuda() && u.dim() == 2 && u.size(1) == 64 && (t == torch::kBFloat16 || t == torch::kFloat32) &&
+         k.scalar_type() == t && v.scalar_type() == t && w.scalar_type() == t &&
+         (u.scalar_type() == torch::kFloat32 || u.scalar_type() == torch::kBFloat16);
+}
+#endif
+
 class WKV6Function : public torch::autograd::Function<WKV6Function> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& r,
                                const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
                                const torch::Tensor& u) {
     ctx->save_for_backward({r, k, v, w, u});
+#ifdef VRWKV_WITH_CUDA
+    if (use_cuda_kernel(r, k, v, w, u)) return wkv6_cuda_forward(r, k, v, w, u);
+#endif
     return wkv6_forward_cpu(r, k, v, w, u).to(r.device());
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     auto saved = ctx->get_saved_variables();
+#ifdef VRWKV_WITH_CUDA
+    if (use_cuda_kernel(saved[0], saved[1], saved[2], saved[3], saved[4])) {
+      auto g = wkv6_cuda_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0]);
+      return {g[0], g[1], g[2], g[3], g[4]};
+    }
+#endif
     auto g = wkv6_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0]);
     for (auto& t : g) t = t.to(saved[0].device());
     return {g[0], g[1], g[2], g[3], g[4]};
@@ -206,8 +230,12 @@ class WKV6Function : public torch::autograd::Function<WKV6Function> {
 
 torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& w, const torch::Tensor& u) {
+#ifdef VRWKV_WITH_CUDA
+  VRWKV_CHECK(r.device().is_cpu() || r.is_cuda(), "wkv6: no kernel for device ", r.device());
+#else
   VRWKV_CHECK(r.device().is_cpu(), "wkv6: no kernel for device ", r.device(),
               " in this build (the CUDA kernel is built with a CUDA-enabled libtorch)");
+#endif
   return WKV6Function::apply(r, k, v, w, u);
 }
 

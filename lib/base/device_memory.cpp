@@ -1,0 +1,22 @@
+#include "base/device_memory.h"
+
+#ifdef VRWKV_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace vrwkv {
+
+#ifdef VRWKV_WITH_CUDA
+int64_t cuda_peak_allocated_bytes() {
+  using namespace c10::cuda::CUDACachingAllocator;
+  const auto stats = getDeviceStats(c10::cuda::current_device());
+  return stats.allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)].peak;
+}
+void cuda_reset_peak_memory() { c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device()); }
+#else
+int64_t cuda_peak_allocated_bytes() { return 0; }
+void cuda_reset_peak_memory() {}
+#endif
+
+}  // namespace vrwkv

@@ -1,0 +1,86 @@
+#include "train/progress.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "base/device_memory.h"
+
+namespace vrwkv::train {
+
+double host_memory_bytes() {
+  long pages = 0, resident = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return double(resident) * double(sysconf(_SC_PAGESIZE));
+}
+
+double device_peak_memory_bytes() { return double(cuda_peak_allocated_bytes()); }
+
+Progress::Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,
+                   double flops_per_token, double peak_flops, bool on_gpu)
+    : metrics_(metrics_path, std::ios::app), first_step_(first_step), total_steps_(total_steps),
+      log_every_(log_every), flops_per_token_(flops_per_token), peak_flops_(peak_flops), on_gpu_(on_gpu),
+      start_(Clock::now()), window_start_(start_), last_step_(first_step) {}
+
+void Progress::record(const StepStats& s) {
+  window_tokens_ += s.tokens;
+  window_samples_ += s.samples;
+  window_loss_ += s.loss;
+  ++window_steps_;
+  total_tokens_ += s.tokens;
+  total_samples_ += s.samples;
+  if (first_loss_ < 0) first_loss_ = s.loss;
+  last_loss_ = s.loss;
+  last_step_ = s.step;
+  if (s.step % log_every_ != 0 && s.step != total_steps_) return;
+
+  const auto now = Clock::now();
+  const double window_s = std::chrono::duration<double>(now - window_start_).count();
+  const double elapsed_s = std::chrono::duration<double>(now - start_).count();
+  const double tokens_per_s = window_tokens_ / std::max(window_s, 1e-9);
+  const double samples_per_s = window_samples_ / std::max(window_s, 1e-9);
+  const double steps_per_s = window_steps_ / std::max(window_s, 1e-9);
+  const double eta_s = (total_steps_ - s.step) / std::max(steps_per_s, 1e-9);
+  const double loss = window_loss_ / window_steps_;
+  const double mfu = on_gpu_ && peak_flops_ > 0 ? tokens_per_s * flops_per_token_ / peak_flops_ : 0;
+  const double memory = on_gpu_ ? device_peak_memory_bytes() : host_memory_bytes();
+  std::string mfu_text = on_gpu_ ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "";
+  spdlog::info("step {}/{} | loss {:.4f} | lr {:.3g} | grad norm {:.3f} | {:.0f} tok/s | {:.2f} samples/s{} | "
+               "{} {:.2f} GiB | ETA {:.0f} min",
+               s.step, total_steps_, loss, s.lr, s.grad_norm, tokens_per_s, samples_per_s, mfu_text,
+               on_gpu_ ? "gpu peak" : "rss", memory / (1 << 30), eta_s / 60);
+  nlohmann::json record = {{"step", s.step},
+                           {"loss", loss},
+                           {"lr", s.lr},
+                           {"grad_norm", s.grad_norm},
+                           {"tokens_per_s", tokens_per_s},
+                           {"samples_per_s", samples_per_s},
+                           {"memory_bytes", memory},
+                           {"elapsed_s", elapsed_s},
+                           {"eta_s", eta_s},
+                           {"skipped", s.skips}};
+  if (on_gpu_) record["mfu"] = mfu;
+  metrics_ << record.dump() << "\n";
+  metrics_.flush();
+  window_start_ = now;
+  window_tokens_ = window_samples_ = window_steps_ = 0;
+  window_loss_ = 0;
+}
+
+nlohmann::json Progress::summary() const {
+  const double elapsed_s = std::chrono::duration<double>(Clock::now() - start_).count();
+  return {{"steps", last_step_ - first_step_},
+          {"final_step", last_step_},
+          {"first_loss", first_loss_},
+          {"last_loss", last_loss_},
+          {"tokens", total_tokens_},
+          {"samples", total_samples_},
+          {"elapsed_s", elapsed_s},
+          {"tokens_per_s", total_tokens_ / std::max(elapsed_s, 1e-9)}};
+}
+
+}  // namespace vrwkv::train

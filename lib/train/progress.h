@@ -1,0 +1,50 @@
+// Progress of a run: the console / log line every K steps (step of total, loss, lr, tokens/s,
+// samples/s, MFU on GPU, memory, ETA), one metrics.jsonl record per logged step, and the totals
+// for the closing summary.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+namespace vrwkv::train {
+
+struct StepStats {
+  int64_t step = 0;           // optimizer steps done, after this one
+  double loss = 0;            // mean over the step's micro batches and ranks
+  double lr = 0;
+  double grad_norm = 0;       // before clipping
+  int64_t tokens = 0;         // sequence positions processed this step, all ranks
+  int64_t samples = 0;        // samples trained on this step, all ranks
+  nlohmann::json skips;       // cumulative skipped-sample counts
+};
+
+class Progress {
+ public:
+  // flops_per_token: the model's training FLOPs per position (0: no MFU); peak_flops of the device.
+  Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,
+           double flops_per_token, double peak_flops, bool on_gpu);
+
+  // Records one step; logs and appends to metrics.jsonl when it is a logging step (or the last).
+  void record(const StepStats& s);
+  nlohmann::json summary() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::ofstream metrics_;
+  int64_t first_step_, total_steps_, log_every_;
+  double flops_per_token_, peak_flops_;
+  bool on_gpu_;
+  Clock::time_point start_, window_start_;
+  int64_t window_tokens_ = 0, window_samples_ = 0, window_steps_ = 0;
+  double window_loss_ = 0;
+  int64_t total_tokens_ = 0, total_samples_ = 0, last_step_ = 0;
+  double first_loss_ = -1, last_loss_ = 0;
+};
+
+// Resident memory of this process in bytes (CPU) and the peak CUDA allocation (0 without CUDA).
+double host_memory_bytes();
+double device_peak_memory_bytes();
+
+}  // namespace vrwkv::train

@@ -1,0 +1,295 @@
+// The training loop, top to bottom: ranks and device, model and weights, what is trained, the
+// optimizer, the data, resume, then steps (micro batches, gradient sync, clipping, AdamW,
+// progress, checkpoints) until the last step or a stop signal.
+#include "train/trainer.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "base/error.h"
+#include "batch_loader.h"
+#include "dist/communicator.h"
+#include "dist/dist_env.h"
+#include "dist/grad_sync.h"
+#include "dist/zero.h"
+#include "image_loader.h"
+#include "io/state_dict.h"
+#include "io/tensor_file.h"
+#include "llava_dataset.h"
+#include "model/loss.h"
+#include "model/visual_rwkv.h"
+#include "text/tokenizer.h"
+#include "train/adamw.h"
+#include "train/checkpoint.h"
+#include "train/model_setup.h"
+#include "train/progress.h"
+#include "train/schedule.h"
+#include "train/stop_signal.h"
+
+namespace vrwkv::train {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr double kH100BF16PeakFlops = 790e12;  // measured matrix throughput (SPEC section 10)
+
+void setup_logging(const std::string& output_dir, int rank) {
+  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  if (rank == 0) sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(output_dir + "/train.log"));
+  auto logger = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
+  logger->set_pattern(rank == 0 ? "[%Y-%m-%d %H:%M:%S] %^%l%$ %v" : fmt::format("[rank {}] %^%l%$ %v", rank));
+  logger->set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+// Differences between two resolved configs, as key paths.
+void config_differences(const nlohmann::json& a, const nlohmann::json& b, const std::string& path,
+                        std::vector<std::string>& out) {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [k, v] : a.items())
+      config_differences(v, b.contains(k) ? b.at(k) : nlohmann::json(), path.empty() ? k : path + "." + k, out);
+    for (const auto& [k, v] : b.items())
+      if (!a.contains(k)) out.push_back(path.empty() ? k : path + "." + k);
+    return;
+  }
+  if (a != b && !resume_may_change(path)) out.push_back(path);
+}
+
+// Training FLOPs per sequence position: 6 per trained-or-backpropagated weight of the language
+// model (the embedding is a lookup), plus the frozen tower's forward spread over the positions.
+double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
+  double lm = 0, vision = 0;
+  for (const auto& item : model->rwkv->named_parameters())
+    if (item.key().rfind("emb.", 0) != 0) lm += item.value().numel();
+  for (const auto& p : model->vit->parameters()) vision += p.numel();
+  const double patches = double(model->config.vision.num_patches() + 1);
+  return 6 * lm + 2 * vision * patches / double(std::max<int64_t>(1, ctx_len));
+}
+
+double global_grad_norm(const io::NamedTensors& params) {
+  std::vector<torch::Tensor> norms;
+  for (const auto& [name, p] : params)
+    if (p.grad().defined()) norms.push_back(p.grad().to(torch::kFloat32).norm().square());
+  return norms.empty() ? 0.0 : torch::stack(norms).sum().sqrt().item<double>();
+}
+
+}  // namespace
+
+bool resume_may_change(const std::string& key) {
+  for (const char* prefix : {"train.steps", "checkpoint.", "log.", "data.num_workers", "data.prefetch_batches",
+                             "train.dist_timeout_s", "init."})
+    if (key.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+nlohmann::json run_training(const RunConfig& config, const TrainOptions& options) {
+  // --- ranks, device, logging -------------------------------------------------------------
+  const auto env = dist::detect_dist_env();
+  const auto device = choose_device(config.train.device, env.local_rank);
+  const std::string out_dir = config.checkpoint.output_dir;
+  VRWKV_CHECK(!out_dir.empty(), config.source, ": checkpoint.output_dir is not set");
+  fs::create_directories(out_dir);
+  setup_logging(out_dir, env.rank);
+  install_stop_handlers();
+  auto comm = dist::Communicator::create(
+      env, device, std::chrono::milliseconds(static_cast<int64_t>(config.train.dist_timeout_s * 1000)));
+  spdlog::info("rank {} of {} ({}), device {}", env.rank, env.world_size, env.launcher, device.str());
+
+  // --- resume point ------------------------------------------------------------------------
+  std::string resume_dir;
+  nlohmann::json resumed;
+  if (!options.resume.empty()) {
+    resume_dir = resolve_checkpoint(options.resume == "latest" ? out_dir : options.resume);
+    resumed = read_checkpoint_json(resume_dir, "trainer.json");
+    std::vector<std::string> changed;
+    config_differences(resumed.at("config"), config.resolved, "", changed);
+    if (resumed.at("world_size").get<int>() != env.world_size) changed.push_back("world size");
+    if (!changed.empty()) {
+      std::string list;
+      for (const auto& c : changed) list += (list.empty() ? "" : ", ") + c;
+      VRWKV_CHECK(options.force, resume_dir, ": the config changes the run (", list,
+                  "); resume with --force to accept that");
+      spdlog::warn("resuming with a changed run ({}), as forced", list);
+    }
+    spdlog::info("resuming from {} at step {}", resume_dir, resumed.at("step").get<int64_t>());
+  }
+
+  // --- model: weights, what is trained, precision --------------------------------------------
+  torch::manual_seed(config.seed);
+  VisualRWKV model(config.model);
+  if (resume_dir.empty()) {
+    load_initial_weights(model, config.init);
+  } else {
+    const auto path = (fs::path(resume_dir) / "model.safetensors").string();
+    io::load_into(*model, io::load_tensors(path), path, {"rwkv.", "vit.", "proj."});
+  }
+  model->rwkv->checkpoint_blocks = config.train.grad_checkpointing;
+  const auto trained = apply_freezing(model, config.train);
+  model->to(device);
+  {
+    // Every rank starts from rank 0's weights.
+    std::vector<torch::Tensor> all;
+    for (auto& p : model->parameters()) all.push_back(p.data());
+    comm->broadcast(all, 0);
+  }
+  int64_t n_trained = 0;
+  for (const auto& [name, p] : trained) n_trained += p.numel();
+  spdlog::info("stage {}: training {} tensors, {} parameters", config.train.stage, trained.size(), n_trained);
+
+  // --- optimizer (float32 masters made before a bf16 cast), ZeRO-1 ownership -----------------
+  std::vector<int> owners(trained.size(), env.rank);
+  io::NamedTensors owned = trained;
+  if (config.train.zero_stage == 1) {
+    owners = dist::partition_owners(trained, env.world_size);
+    owned.clear();
+    for (size_t i = 0; i < trained.size(); ++i)
+      if (owners[i] == env.rank) owned.push_back(trained[i]);
+  }
+  AdamW optimizer(owned, {config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay});
+  const std::string optimizer_file =
+      cat("optimizer.rank", config.train.zero_stage == 1 ? env.rank : 0, ".safetensors");
+  if (!resume_dir.empty()) {
+    const auto path = (fs::path(resume_dir) / optimizer_file).string();
+    optimizer.load_state(io::load_tensors(path), path);
+  }
+  if (config.train.precision == "bf16") model->to(torch::kBFloat16);
+
+  // --- data --------------------------------------------------------------------------------
+  VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
+  const data::LlavaDataset dataset(config.data.file);
+  const auto tokenizer = text::make_tokenizer(config.tokenizer.kind, config.tokenizer.path);
+  const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
+                                    data::make_image_loader(config.data.image));
+  data::SkipStats skips(config.data.max_skip_fraction);
+  data::SamplerCursor cursor;
+  int64_t start_step = 0, batches_done = 0;
+  if (!resume_dir.empty()) {
+    start_step = resumed.at("step");
+    batches_done = resumed.at("batches");
+    cursor = data::SamplerCursor::from_json(resumed.at("cursors").at(env.rank));
+  }
+  data::BatchLoader loader(builder, data::Sampler(dataset.size(), config.seed, env.rank, env.world_size), cursor,
+                           batches_done,
+                           {config.train.micro_batch_size, config.data.num_workers, config.data.prefetch_batches,
+                            config.data.image.size},
+                           skips);
+  spdlog::info("data: {} samples in {}, {} per rank per step", dataset.size(), config.data.file,
+               config.train.micro_batch_size * config.train.grad_accumulation);
+
+  dist::GradientSync grad_sync(comm, trained, static_cast<size_t>(config.train.bucket_mb) << 20);
+  const LrSchedule schedule{config.optim.lr_init, config.optim.lr_final, config.optim.warmup_steps,
+                            config.train.steps};
+  std::optional<Progress> progress;  // rank 0 reports for everyone
+  if (comm->is_main())
+    progress.emplace((fs::path(out_dir) / "metrics.jsonl").string(), start_step, config.train.steps,
+                     config.log_every_steps, flops_per_token(model, config.data.ctx_len), kH100BF16PeakFlops,
+                     device.is_cuda());
+
+  // Writes a checkpoint of the state after `step` steps; every rank takes part.
+  auto save_checkpoint = [&](int64_t step) {
+    const auto cursors = comm->all_gather_strings(loader.cursor().to_json().dump());
+    const std::string tmp = (fs::path(checkpoint_root(out_dir)) / (checkpoint_name(step) + ".tmp")).string();
+    if (comm->is_main()) begin_checkpoint(out_dir, step);
+    comm->barrier();
+    // Under ZeRO-1 each rank holds a different share of the optimizer state; otherwise rank 0's is all.
+    if (config.train.zero_stage == 1 || comm->is_main()) write_checkpoint_tensors(tmp, optimizer_file, optimizer.state());
+    comm->barrier();
+    if (comm->is_main()) {
+      io::NamedTensors weights;
+      for (const auto& item : model->named_parameters()) weights.emplace_back(item.key(), item.value().detach().cpu());
+      write_checkpoint_tensors(tmp, "model.safetensors", weights);
+      // Fault injection for the crash-safety test: die half-way through writing this checkpoint.
+      if (const char* kill_at = std::getenv("VRWKV_FAULT_KILL_IN_CHECKPOINT"); kill_at && std::atoll(kill_at) == step)
+        std::raise(SIGKILL);
+      nlohmann::json state = {{"step", step},
+                              {"batches", batches_done},
+                              {"world_size", env.world_size},
+                              {"cursors", nlohmann::json::array()},
+                              {"skipped", skips.to_json()},
+                              {"config", config.resolved}};
+      for (const auto& c : cursors) state["cursors"].push_back(nlohmann::json::parse(c));
+      write_checkpoint_json(tmp, "trainer.json", state);
+      const auto final_dir = commit_checkpoint(tmp);
+      prune_checkpoints(out_dir, config.checkpoint.keep_last);
+      spdlog::info("saved checkpoint {}", final_dir);
+    }
+    comm->barrier();
+  };
+
+  // --- the loop ----------------------------------------------------------------------------
+  spdlog::info("training steps {}..{} of {}", start_step + 1, config.train.steps, config.train.steps);
+  int64_t step = start_step, last_saved = resume_dir.empty() ? -1 : start_step;
+  const int64_t accum = config.train.grad_accumulation;
+  while (step < config.train.steps) {
+    for (auto& [name, p] : trained) p.mutable_grad().reset();
+    double loss_sum = 0;
+    int64_t tokens = 0, samples = 0;
+    for (int64_t micro = 0; micro < accum; ++micro) {
+      const auto batch = loader.next();
+      ++batches_done;
+      if (micro == accum - 1) grad_sync.arm();
+      const auto features = model->encode_images(batch.images.to(device));
+      const auto e = model->embed(batch.input_ids, batch.labels, features, config.data.ctx_len);
+      const auto logits = model->forward_embeds(e.embeds, config.scan_mode, e.layout.img_start, e.layout.img_end);
+      const auto loss = training_loss(logits, e.layout.labels.to(device));
+      (loss / double(accum)).backward();
+      loss_sum += loss.item<double>();
+      tokens += e.embeds.size(0) * e.embeds.size(1);
+      samples += e.embeds.size(0);
+    }
+    grad_sync.finish();
+    const double grad_norm = global_grad_norm(trained);
+    if (config.optim.grad_clip > 0 && grad_norm > config.optim.grad_clip) {
+      torch::NoGradGuard no_grad;
+      for (auto& [name, p] : trained)
+        if (p.grad().defined()) p.grad().mul_(config.optim.grad_clip / (grad_norm + 1e-6));
+    }
+    const double lr = schedule.at(step);
+    optimizer.step(lr);
+    if (config.train.zero_stage == 1) dist::broadcast_from_owners(*comm, trained, owners);
+    ++step;
+
+    // One small all-reduce carries the step's statistics and whether any rank was asked to stop.
+    const bool stop_here = stop_requested() || (options.stop_after > 0 && step - start_step >= options.stop_after);
+    auto stats = torch::tensor({loss_sum / accum, double(tokens), double(samples), stop_here ? 1.0 : 0.0},
+                               torch::kFloat64);
+    std::vector<torch::Tensor> reduce{stats};
+    comm->all_reduce_sum(reduce);
+    const auto s = stats.accessor<double, 1>();
+    if (progress)
+      progress->record({step, s[0] / env.world_size, lr, grad_norm, int64_t(s[1]), int64_t(s[2]), skips.to_json()});
+    const bool stopping = s[3] > 0;
+    if (step % config.checkpoint.every_steps == 0 || step == config.train.steps || stopping) {
+      save_checkpoint(step);
+      last_saved = step;
+    }
+    if (stopping) {
+      spdlog::warn("stopping after step {} ({}); resume with --resume", step,
+                   stop_signal() ? cat("signal ", stop_signal()) : std::string("--stop-after"));
+      break;
+    }
+  }
+  if (last_saved != step) save_checkpoint(step);
+
+  nlohmann::json summary = {{"final_step", step}};
+  if (progress) {
+    summary = progress->summary();
+    summary["skipped"] = skips.to_json();
+    summary["checkpoint"] = find_latest_checkpoint(out_dir);
+    summary["stopped_early"] = step < config.train.steps;
+    std::ofstream(fs::path(out_dir) / "summary.json") << summary.dump(2) << "\n";
+    spdlog::info("done: {} steps, loss {:.4f} -> {:.4f}, {:.0f} tokens/s, {} samples skipped; checkpoint {}",
+                 summary["steps"].get<int64_t>(), summary["first_loss"].get<double>(),
+                 summary["last_loss"].get<double>(), summary["tokens_per_s"].get<double>(), skips.skipped(),
+                 summary["checkpoint"].get<std::string>());
+  }
+  return summary;
+}
+
+}  // namespace vrwkv::train

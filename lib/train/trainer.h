@@ -1,0 +1,25 @@
+// `visualrwkv train`: one stage of SPEC section 9 on one CPU, one GPU or many ranks.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "config/run_config.h"
+
+namespace vrwkv::train {
+
+struct TrainOptions {
+  std::string resume;  // "": start fresh; "latest": the newest checkpoint in output_dir; else a path
+  bool force = false;  // resume even though the config changes the run
+  // Stop cleanly after this many steps of this process, as a preempted job does (0: never).
+  int64_t stop_after = 0;
+};
+
+// Every rank calls this with the same config. Returns the run's summary (also written to
+// <output_dir>/summary.json by rank 0).
+nlohmann::json run_training(const RunConfig& config, const TrainOptions& options);
+
+// Keys of the resolved config that may change between a run and its resume.
+bool resume_may_change(const std::string& key_path);
+
+}  // namespace vrwkv::train
