@@ -18,6 +18,9 @@
 
 #include "catch_compat.h"
 #include "io/tensor_file.h"
+#include "model/visual_rwkv.h"
+#include "train/checkpoint.h"
+#include "train/model_setup.h"
 #include "tensor_compare.h"
 #include "test_paths.h"
 #include "text/conversation.h"
@@ -233,4 +236,98 @@ TEST_CASE("2 Gloo ranks with micro batch b reach the weights of 1 rank with 2b, 
     INFO("largest relative difference " << diff);
     CHECK(diff < 1e-5);
   }
+}
+
+TEST_CASE("bf16 training keeps float32 masters and optimizer state; frozen tensors get none", "[train]") {
+  const auto data = make_dataset(16);
+  const auto root = test::scratch_dir("train_bf16");
+  REQUIRE(run(train_command(data, "stage2", root / "run",
+                            "--set train.steps=6 --set train.precision=bf16 --set log.every_steps=1") +
+              " > " + (root / "log").string() + " 2>&1") == 0);
+  const auto losses = logged_losses(root / "run");
+  REQUIRE(losses.size() == 6);
+  CHECK(losses.back() < losses.front());
+  const std::string checkpoint = nlohmann::json::parse(std::ifstream(root / "run" / "summary.json")).at("checkpoint");
+  const auto weights = io::load_tensors(checkpoint + "/model.safetensors");
+  CHECK(io::find_tensor(weights, "rwkv.head.weight").scalar_type() == torch::kBFloat16);
+  const auto optimizer = io::load_tensors(checkpoint + "/optimizer.rank0.safetensors");
+  const auto master = io::find_tensor(optimizer, "rwkv.head.weight.master");
+  REQUIRE(master.defined());
+  CHECK(master.scalar_type() == torch::kFloat32);
+  CHECK(io::find_tensor(optimizer, "rwkv.head.weight.exp_avg_sq").scalar_type() == torch::kFloat32);
+  // The bf16 weights are the rounded masters.
+  CHECK(torch::equal(master.to(torch::kBFloat16), io::find_tensor(weights, "rwkv.head.weight")));
+  // Stage 2 freezes emb and the vision tower: no optimizer state for them.
+  for (const auto& [name, t] : optimizer) {
+    INFO(name);
+    CHECK(name.rfind("rwkv.emb.", 0) != 0);
+    CHECK(name.rfind("vit.", 0) != 0);
+  }
+}
+
+TEST_CASE("SIGTERM (preemption) saves a checkpoint and exits cleanly; the run resumes from it", "[train]") {
+  const auto data = make_dataset(16);
+  const auto root = test::scratch_dir("train_sigterm");
+  const auto out = root / "run";
+  const std::string cmd = train_command(data, "stage2", out,
+                                        "--set train.steps=1000 --set checkpoint.every_steps=1000 --set log.every_steps=1");
+  // Start in the background, wait for the first logged step, then send SIGTERM.
+  const std::string script = "bash -c '" + cmd + " > " + (root / "log").string() + " 2>&1 & p=$!; " +
+                             "for i in $(seq 600); do [ -s " + (out / "metrics.jsonl").string() +
+                             " ] && break; sleep 0.1; done; kill -TERM $p; wait $p'";
+  CHECK(run(script) == 3);  // stopped early, cleanly
+  const auto summary = nlohmann::json::parse(std::ifstream(out / "summary.json"));
+  CHECK(summary.at("stopped_early").get<bool>());
+  const int64_t step = summary.at("final_step");
+  CHECK(step >= 1);
+  CHECK(fs::exists(out / "checkpoints" / train::checkpoint_name(step) / "trainer.json"));
+  REQUIRE(run(train_command(data, "stage2", out, "--set train.steps=" + std::to_string(step + 2) +
+                                                      " --set checkpoint.every_steps=1000 --resume --force") +
+              " >> " + (root / "log").string() + " 2>&1") == 0);
+  CHECK(nlohmann::json::parse(std::ifstream(out / "summary.json")).at("final_step").get<int64_t>() == step + 2);
+}
+
+TEST_CASE("initial weights from a plain RWKV .pth and a Hugging Face CLIP folder", "[train]") {
+  ModelConfig c;
+  c.n_layer = 2;
+  c.n_embd = 64;
+  c.vocab_size = 128;
+  c.vision.hidden_size = 32;
+  c.vision.intermediate_size = 64;
+  c.vision.num_hidden_layers = 1;
+  c.vision.num_attention_heads = 2;
+  c.vision.image_size = 28;
+  c.vision.patch_size = 14;
+  c = c.resolved();
+  torch::manual_seed(1);
+  VisualRWKV source(c);
+  const auto dir = test::scratch_dir("train_init");
+  // A plain RWKV checkpoint (no prefix) and a CLIPModel file with text parts to ignore.
+  io::NamedTensors rwkv, clip;
+  for (const auto& item : source->named_parameters()) {
+    const auto& key = item.key();
+    if (key.rfind("rwkv.", 0) == 0) rwkv.emplace_back(key.substr(5), item.value().detach().to(torch::kBFloat16));
+    if (key.rfind("vit.", 0) == 0) clip.emplace_back("vision_model." + key.substr(4), item.value().detach());
+  }
+  clip.emplace_back("text_model.embeddings.token_embedding.weight", torch::zeros({10, 8}));
+  clip.emplace_back("vision_model.embeddings.position_ids", torch::arange(5).view({1, 5}));
+  fs::create_directories(dir / "clip");
+  io::save_tensors((dir / "rwkv.pth").string(), rwkv);
+  io::save_tensors((dir / "clip" / "model.safetensors").string(), clip);
+  torch::manual_seed(2);
+  VisualRWKV target(c);
+  train::load_initial_weights(target, {(dir / "rwkv.pth").string(), (dir / "clip").string(), ""});
+  const auto src = source->named_parameters();
+  for (const auto& item : target->named_parameters()) {
+    INFO(item.key());
+    if (item.key().rfind("proj.", 0) == 0) continue;  // neither file holds the projector
+    const auto expected = item.key().rfind("rwkv.", 0) == 0 ? src[item.key()].to(torch::kBFloat16).to(torch::kFloat32)
+                                                            : src[item.key()];
+    CHECK(torch::equal(item.value(), expected));
+  }
+  // A file that lacks a key of its component is an error naming the key.
+  rwkv.erase(rwkv.begin() + 3);
+  io::save_tensors((dir / "broken.pth").string(), rwkv);
+  CHECK_THROWS_WITH(train::load_initial_weights(target, {(dir / "broken.pth").string(), "", ""}),
+                    test::contains("missing key"));
 }
