@@ -5,31 +5,11 @@
 #include "catch_compat.h"
 #include "model/loss.h"
 #include "model/visual_rwkv.h"
-
-namespace {
-
-vrwkv::ModelConfig tiny_config() {
-  vrwkv::ModelConfig c;
-  c.n_layer = 4;  // covers every bi / multi block kind
-  c.n_embd = 16;
-  c.head_size = 8;
-  c.vocab_size = 24;
-  c.d_mix = 4;
-  c.d_decay = 6;
-  c.vision.hidden_size = 8;
-  c.vision.intermediate_size = 12;
-  c.vision.num_hidden_layers = 1;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 28;
-  c.vision.patch_size = 14;  // 2 x 2 patches: a square span for multi
-  return c.resolved();
-}
-
-}  // namespace
+#include "tiny_model.h"
 
 TEST_CASE("model gradient matches float64 finite differences", "[gradients]") {
   torch::manual_seed(11);
-  vrwkv::VisualRWKV model(tiny_config());
+  vrwkv::VisualRWKV model(vrwkv::test::tiny_model_config());
   model->to(torch::kFloat64);
   {
     // Move every weight off its initial value so no gradient path is trivially zero.
@@ -87,7 +67,7 @@ TEST_CASE("model gradient matches float64 finite differences", "[gradients]") {
 
 TEST_CASE("gradient checkpointing gives the gradients of running without it", "[gradients]") {
   torch::manual_seed(5);
-  vrwkv::VisualRWKV model(tiny_config());
+  vrwkv::VisualRWKV model(vrwkv::test::tiny_model_config());
   {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.2);

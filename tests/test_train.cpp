@@ -23,6 +23,7 @@
 #include "train/model_setup.h"
 #include "tensor_compare.h"
 #include "test_paths.h"
+#include "tiny_model.h"
 #include "text/conversation.h"
 #include "text/tokenizer.h"
 #include "visualrwkv_path.h"  // generated: VRWKV_BINARY
@@ -288,17 +289,7 @@ TEST_CASE("SIGTERM (preemption) saves a checkpoint and exits cleanly; the run re
 }
 
 TEST_CASE("initial weights from a plain RWKV .pth and a Hugging Face CLIP folder", "[train]") {
-  ModelConfig c;
-  c.n_layer = 2;
-  c.n_embd = 64;
-  c.vocab_size = 128;
-  c.vision.hidden_size = 32;
-  c.vision.intermediate_size = 64;
-  c.vision.num_hidden_layers = 1;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 28;
-  c.vision.patch_size = 14;
-  c = c.resolved();
+  const auto c = test::tiny_model_config();
   torch::manual_seed(1);
   VisualRWKV source(c);
   const auto dir = test::scratch_dir("train_init");
