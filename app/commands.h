@@ -12,3 +12,4 @@ int cmd_clean_data(const std::vector<std::string>& args);     // visualrwkv clea
 int cmd_check_config(const std::vector<std::string>& args);   // visualrwkv check-config CONFIG
 int cmd_train(const std::vector<std::string>& args);          // visualrwkv train CONFIG [--resume] [--force]
 int cmd_export(const std::vector<std::string>& args);         // visualrwkv export CHECKPOINT OUTDIR [--dtype]
+int cmd_generate(const std::vector<std::string>& args);       // visualrwkv generate --checkpoint C (--prompt | --questions)

@@ -17,6 +17,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"train", cmd_train, "train CONFIG [--set k=v] [--resume [CKPT]] [--force]  run a training stage"},
+    {"generate", cmd_generate, "generate --checkpoint C (--image IMG --prompt T | --questions Q.jsonl --image-folder DIR --answers OUT.jsonl)  answer questions"},
     {"export", cmd_export, "export CHECKPOINT OUTDIR [--dtype bf16|fp16|fp32]  weights for the original's tools"},
     {"inspect", cmd_inspect, "inspect FILE                       keys, shapes, dtypes and parameter counts of a checkpoint"},
     {"tokenize", cmd_tokenize, "tokenize --vocab F (--text T | --file F)  token ids as a JSON array"},

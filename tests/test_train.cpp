@@ -184,6 +184,10 @@ TEST_CASE("resume is exact: N steps straight equal k steps, stop, resume", "[tra
   // The same batches: the logged losses agree step for step.
   const auto a = logged_losses(root / "straight"), b = logged_losses(root / "resumed");
   CHECK(a == b);
+  // Checkpoints at steps 3, 6 and 8; the tiny config keeps the last 2.
+  std::set<std::string> kept;
+  for (const auto& e : fs::directory_iterator(root / "straight" / "checkpoints")) kept.insert(e.path().filename());
+  CHECK(kept == std::set<std::string>{"step_00000006", "step_00000008"});
   // A resume whose config changes the run is refused unless forced.
   CHECK(run(train_command(data, "stage2", root / "resumed", common + " --set optim.lr_init=0.5 --resume") + " > " +
             (root / "c.log").string() + " 2>&1") != 0);
@@ -212,7 +216,8 @@ TEST_CASE("a kill during a checkpoint write leaves the last complete checkpoint,
   require_identical(final_weights(root / "straight"), final_weights(out));
 }
 
-TEST_CASE("2 Gloo ranks with micro batch b reach the weights of 1 rank with 2b, with and without ZeRO-1",
+TEST_CASE("2 Gloo ranks with micro batch b (and 2 accumulated micro batches) reach the weights of 1 rank with 2b, "
+          "with and without ZeRO-1",
           "[train]") {
   const auto data = make_dataset(24);
   const auto root = test::scratch_dir("train_ddp");
@@ -220,6 +225,11 @@ TEST_CASE("2 Gloo ranks with micro batch b reach the weights of 1 rank with 2b, 
   REQUIRE(run(train_command(data, "stage2", root / "single", common + " --set train.micro_batch_size=4") + " > " +
               (root / "single.log").string() + " 2>&1") == 0);
   const auto single = final_weights(root / "single");
+  // Gradient accumulation: 2 micro batches of 2 are one batch of 4.
+  REQUIRE(run(train_command(data, "stage2", root / "accumulated",
+                            common + " --set train.micro_batch_size=2 --set train.grad_accumulation=2") +
+              " > " + (root / "accumulated.log").string() + " 2>&1") == 0);
+  CHECK(max_relative_difference(final_weights(root / "accumulated"), single) < 1e-5);
   for (int zero : {0, 1}) {
     INFO("zero_stage " << zero);
     const auto out = root / ("ddp_zero" + std::to_string(zero));

@@ -34,7 +34,9 @@ class L2WrapFunction : public torch::autograd::Function<L2WrapFunction> {
     const auto logits = ctx->get_saved_variables()[0];
     const double factor = kL2WrapFactor / double(logits.size(0) * logits.size(1));
     const auto [max_value, max_index] = logits.max(-1, /*keepdim=*/true);
-    auto extra = torch::zeros_like(logits).scatter_(-1, max_index, max_value * factor);
+    // Scaled by the incoming gradient (1 for a plain loss), so that gradient accumulation, which
+    // backpropagates loss / accumulation_steps, adds up to exactly the gradient of one large batch.
+    auto extra = torch::zeros_like(logits).scatter_(-1, max_index, max_value * factor) * grads[0];
     return {grads[0], extra};
   }
 };

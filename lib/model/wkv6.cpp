@@ -34,15 +34,19 @@ Shape check_inputs(const torch::Tensor& r, const torch::Tensor& k, const torch::
   return {r.size(0), r.size(1), H, N};
 }
 
+// state_io [B, H, N, N] (nullable): the state before step 0 on entry, the state after the last step on exit.
 template <typename scalar_t>
 void forward_kernel(const Shape& s, const scalar_t* r, const scalar_t* k, const scalar_t* v,
-                    const scalar_t* w, const scalar_t* u, scalar_t* y) {
+                    const scalar_t* w, const scalar_t* u, scalar_t* y, scalar_t* state_io = nullptr) {
   const int64_t N = s.N;
   at::parallel_for(0, s.B * s.H, 1, [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> state(N * N), out(N), decay(N);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / s.H, h = bh % s.H;
-      std::fill(state.begin(), state.end(), scalar_t(0));
+      if (state_io)
+        std::copy(state_io + bh * N * N, state_io + (bh + 1) * N * N, state.begin());
+      else
+        std::fill(state.begin(), state.end(), scalar_t(0));
       const scalar_t* uh = u + h * N;
       for (int64_t t = 0; t < s.T; ++t) {
         const int64_t o = s.offset(b, t, h);
@@ -63,6 +67,7 @@ void forward_kernel(const Shape& s, const scalar_t* r, const scalar_t* k, const 
         }
         for (int64_t j = 0; j < N; ++j) y[o + j] = out[j];
       }
+      if (state_io) std::copy(state.begin(), state.end(), state_io + bh * N * N);
     }
   });
 }
@@ -162,6 +167,31 @@ torch::Tensor wkv6_forward_cpu(const torch::Tensor& r_in, const torch::Tensor& k
                              w.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), y.data_ptr<scalar_t>());
   });
   return y.to(r_in.scalar_type());
+}
+
+std::pair<torch::Tensor, torch::Tensor> wkv6_forward_with_state(const torch::Tensor& r_in, const torch::Tensor& k_in,
+                                                                const torch::Tensor& v_in, const torch::Tensor& w_in,
+                                                                const torch::Tensor& u_in,
+                                                                const torch::Tensor& state0) {
+  const Shape s = check_inputs(r_in, k_in, v_in, w_in, u_in);
+  const auto type = compute_type(r_in);
+  auto r = prepared(r_in, type), k = prepared(k_in, type), v = prepared(v_in, type);
+  auto w = prepared(w_in, type), u = prepared(u_in, type);
+  torch::Tensor state;
+  if (state0.defined()) {
+    VRWKV_CHECK(state0.sizes() == torch::IntArrayRef({s.B, s.H, s.N, s.N}), "wkv6: state must be [", s.B, ", ", s.H,
+                ", ", s.N, ", ", s.N, "], got ", state0.sizes());
+    state = state0.to(torch::kCPU, type, /*non_blocking=*/false, /*copy=*/true).contiguous();  // never aliases state0
+  } else {
+    state = torch::zeros({s.B, s.H, s.N, s.N}, r.options());
+  }
+  auto y = torch::empty_like(r);
+  AT_DISPATCH_FLOATING_TYPES(type, "wkv6_forward_with_state", [&] {
+    forward_kernel<scalar_t>(s, r.data_ptr<scalar_t>(), k.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
+                             w.data_ptr<scalar_t>(), u.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(),
+                             state.data_ptr<scalar_t>());
+  });
+  return {y.to(r_in.device(), r_in.scalar_type()), state.to(r_in.device())};
 }
 
 std::vector<torch::Tensor> wkv6_backward_cpu(const torch::Tensor& r_in, const torch::Tensor& k_in,

@@ -8,6 +8,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <utility>
+
 namespace vrwkv {
 
 torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
@@ -16,6 +18,13 @@ torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::
 // The raw kernels, exposed for tests and benchmarks. Inputs contiguous, same dtype, CPU.
 torch::Tensor wkv6_forward_cpu(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& w, const torch::Tensor& u);
+// The same forward starting from `state0` [B, H, N, N] (undefined: zeros) instead of zeros; returns
+// {y, the state after the last step}. The state is float32 (float64 for float64 inputs); both come
+// back on r's device. From zeros, y is bitwise the y of wkv6_forward_cpu. For recurrent decoding.
+std::pair<torch::Tensor, torch::Tensor> wkv6_forward_with_state(const torch::Tensor& r, const torch::Tensor& k,
+                                                                const torch::Tensor& v, const torch::Tensor& w,
+                                                                const torch::Tensor& u,
+                                                                const torch::Tensor& state0 = {});
 // Returns {dr, dk, dv, dw, du} given dy.
 std::vector<torch::Tensor> wkv6_backward_cpu(const torch::Tensor& r, const torch::Tensor& k,
                                              const torch::Tensor& v, const torch::Tensor& w,

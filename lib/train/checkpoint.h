@@ -2,6 +2,7 @@
 //   <output_dir>/checkpoints/step_00000042/
 //       model.safetensors            every weight of the model (what `export` and `--resume` read)
 //       optimizer.rank<R>.safetensors  AdamW state (one file per rank under ZeRO-1, else rank 0's)
+//       rng.safetensors              the random generator state
 //       trainer.json                 step, every rank's sampler cursor, skip counts, resolved config
 // Everything is written into step_00000042.tmp/ and the folder is renamed when complete, so a
 // crash or kill at any moment leaves the previous checkpoints intact; *.tmp folders are garbage.

@@ -159,6 +159,13 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     optimizer.load_state(io::load_tensors(path), path);
   }
   if (config.train.precision == "bf16") model->to(torch::kBFloat16);
+  if (!resume_dir.empty()) {
+    // Nothing in a step draws random numbers today; the generator is restored so that nothing
+    // added later (dropout, sampling) silently breaks exact resume.
+    const auto rng = io::load_tensors((fs::path(resume_dir) / "rng.safetensors").string());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(io::find_tensor(rng, "cpu"));
+  }
 
   // --- data --------------------------------------------------------------------------------
   VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
@@ -204,6 +211,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
       io::NamedTensors weights;
       for (const auto& item : model->named_parameters()) weights.emplace_back(item.key(), item.value().detach().cpu());
       write_checkpoint_tensors(tmp, "model.safetensors", weights);
+      write_checkpoint_tensors(tmp, "rng.safetensors", {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}});
       // Fault injection for the crash-safety test: die half-way through writing this checkpoint.
       if (const char* kill_at = std::getenv("VRWKV_FAULT_KILL_IN_CHECKPOINT"); kill_at && std::atoll(kill_at) == step)
         std::raise(SIGKILL);

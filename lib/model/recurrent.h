@@ -1,0 +1,58 @@
+// Recurrent (RNN-mode) decoding of VisualRWKV: read the prompt once in parallel form, then one
+// O(1) step per generated token. RWKV-6 is a recurrence, so the state after a position holds all a
+// later position needs (SPEC section 2):
+//   per block: the last input of TimeMix (its token shift), the WKV state S of every head, and the
+//   last input of ChannelMix (its token shift).
+// The scan modes (SPEC section 5) only permute positions inside the image span, so a block's state
+// after the prompt is its state after the last position it read; tokens after the prompt are read in
+// order by every block.
+#pragma once
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "model/sequence.h"
+#include "model/visual_rwkv.h"
+
+namespace vrwkv {
+
+struct LayerState {
+  torch::Tensor att_shift;  // [B, C]: ln1 output at the last position read (TimeMix's shift(x))
+  torch::Tensor wkv;        // [B, H, N, N]: float32 (float64 for a float64 model)
+  torch::Tensor ffn_shift;  // [B, C]: ln2 output at the last position read (ChannelMix's shift(x))
+};
+
+struct RecurrentState {
+  std::vector<LayerState> layers;
+  int64_t positions = 0;  // positions read so far; 0 means every tensor is zero
+
+  // The state before position 0 (all zeros) for a batch of `batch` sequences on the model's device.
+  static RecurrentState zeros(VisualRWKV& model, int64_t batch);
+  // A deep copy (to branch a decode without disturbing the original).
+  RecurrentState clone() const;
+};
+
+// Reads an assembled sequence embeds [B, T, C] (VisualRWKVImpl::embed, image included) in parallel
+// form in the scan mode: the computation of forward_embeds, block by block. Returns the state after
+// position T - 1 and, when last_logits is given, the logits of position T - 1 [B, V]. Every position
+// of embeds is read, padding included: batch prompts of one length (or B = 1).
+RecurrentState prefill(VisualRWKV& model, const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
+                       int64_t img_end, torch::Tensor* last_logits);
+
+// One position for each sequence: token_ids [B] (int64). Updates the state; returns logits [B, V]:
+// the logits forward_embeds gives at that position of the whole sequence.
+torch::Tensor step(VisualRWKV& model, RecurrentState& state, const torch::Tensor& token_ids);
+// The same for an arbitrary input embedding x [B, C] (an image or padding position).
+torch::Tensor step_embeds(VisualRWKV& model, RecurrentState& state, const torch::Tensor& x);
+
+// The WKV recurrence with torch ops on any device (the path taken off the CPU; the CPU uses the
+// kernel of model/wkv6.h). r, k, v, w: [B, C]; u: [H, N]; state [B, H, N, N] is replaced by the state
+// after the step. Returns y [B, C] in r's dtype.
+torch::Tensor wkv6_step_ops(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                            const torch::Tensor& w, const torch::Tensor& u, torch::Tensor& state);
+// The state after T steps from zeros, in closed form: S[i][j] = sum_t prod_{s>t} decay_s[i] k_t[i] v_t[j].
+// k, v, w: [B, T, C]; returns [B, H, N, N] in float32 (float64 for float64 inputs).
+torch::Tensor wkv6_final_state_ops(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
+                                   int64_t head_size);
+
+}  // namespace vrwkv

@@ -1,0 +1,389 @@
+// Recurrent decoding and generation: the state-returning WKV kernel, prefill + one step per token
+// against the parallel forward in every scan mode, the decoding loop's stop rules, the sampler.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <set>
+
+#include "catch_compat.h"
+#include "model/generate.h"
+#include "model/recurrent.h"
+#include "model/visual_rwkv.h"
+#include "model/wkv6.h"
+#include "tensor_compare.h"
+
+namespace {
+
+using vrwkv::test::relative_error;
+
+// Characters of the toy vocabulary, ids 1..27 (0 is end of text): enough for "User:", "Assistant:"
+// and the questions below.
+const std::string kAlphabet = "\n :.?ASUabcdefghilmnorstuwy";
+
+class ToyTokenizer : public vrwkv::text::Tokenizer {
+ public:
+  std::vector<int64_t> encode(std::string_view text) const override {
+    std::vector<int64_t> ids;
+    for (char c : text) {
+      const auto pos = kAlphabet.find(c);
+      VRWKV_CHECK(pos != std::string::npos, "toy tokenizer: no id for '", c, "'");
+      ids.push_back(static_cast<int64_t>(pos) + 1);
+    }
+    return ids;
+  }
+  std::string decode(const std::vector<int64_t>& ids) const override {
+    std::string out;
+    for (int64_t id : ids) {
+      VRWKV_CHECK(id >= 1 && id <= static_cast<int64_t>(kAlphabet.size()), "toy tokenizer: unknown id ", id);
+      out += kAlphabet[id - 1];
+    }
+    return out;
+  }
+  int64_t vocab_size() const override { return static_cast<int64_t>(kAlphabet.size()) + 1; }
+};
+
+vrwkv::ModelConfig tiny_config() {
+  vrwkv::ModelConfig c;
+  c.n_layer = 4;  // every bi / multi block kind
+  c.n_embd = 16;
+  c.head_size = 8;
+  c.vocab_size = static_cast<int64_t>(kAlphabet.size()) + 1;
+  c.d_mix = 4;
+  c.d_decay = 6;
+  c.vision.hidden_size = 8;
+  c.vision.intermediate_size = 12;
+  c.vision.num_hidden_layers = 1;
+  c.vision.num_attention_heads = 2;
+  c.vision.image_size = 28;
+  c.vision.patch_size = 14;  // 2 x 2 patches + cls: a square span of 4 for multi
+  return c.resolved();
+}
+
+vrwkv::VisualRWKV noisy_model(torch::ScalarType type, uint64_t seed) {
+  torch::manual_seed(seed);
+  vrwkv::VisualRWKV model(tiny_config());
+  model->to(type);
+  torch::NoGradGuard no_grad;
+  // Off the initial values, so the decay LoRA, the shift mixes and u all matter.
+  for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.2);
+  model->eval();
+  return model;
+}
+
+struct WkvInputs {
+  torch::Tensor r, k, v, w, u;
+};
+
+WkvInputs random_wkv(int64_t B, int64_t T, int64_t H, int64_t N, torch::ScalarType type, uint64_t seed) {
+  torch::manual_seed(seed);
+  auto o = torch::TensorOptions().dtype(type);
+  return {torch::randn({B, T, H * N}, o), torch::randn({B, T, H * N}, o), torch::randn({B, T, H * N}, o),
+          torch::rand({B, T, H * N}, o) * 4.0 - 4.5 + 3.0 * torch::rand({1, 1, H * N}, o), torch::randn({H, N}, o) * 0.5};
+}
+
+// The state after every step of SPEC section 2, one step at a time in float64.
+torch::Tensor reference_state(const WkvInputs& in) {
+  const int64_t B = in.r.size(0), T = in.r.size(1), H = in.u.size(0), N = in.u.size(1);
+  auto as4 = [&](const torch::Tensor& t) { return t.to(torch::kFloat64).view({B, T, H, N}); };
+  auto k = as4(in.k), v = as4(in.v), w = as4(in.w);
+  auto S = torch::zeros({B, H, N, N}, torch::kFloat64);
+  for (int64_t t = 0; t < T; ++t)
+    S = S * torch::exp(-torch::exp(w.select(1, t))).unsqueeze(-1) + k.select(1, t).unsqueeze(-1) * v.select(1, t).unsqueeze(-2);
+  return S;
+}
+
+double tolerance(torch::ScalarType type) { return type == torch::kFloat64 ? 1e-10 : 1e-5; }
+
+// Prefill on the first L positions, then one step per remaining position (by token id where
+// by_token, else by embedding); every position's logits against the full forward.
+void check_recurrent_matches_forward(vrwkv::VisualRWKV& model, const vrwkv::Embedded& e, vrwkv::ScanMode mode,
+                                     int64_t L, bool by_token, torch::ScalarType type) {
+  torch::NoGradGuard no_grad;
+  const int64_t T = e.embeds.size(1);
+  const auto full = model->forward_embeds(e.embeds, mode, e.layout.img_start, e.layout.img_end);
+  torch::Tensor logits;
+  auto state = vrwkv::prefill(model, e.embeds.narrow(1, 0, L), mode, e.layout.img_start, e.layout.img_end, &logits);
+  CHECK(state.positions == L);
+  CHECK(state.layers[0].wkv.scalar_type() == (type == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32));
+  {
+    INFO("prefill, last position " << L - 1);
+    CHECK(relative_error(logits, full.select(1, L - 1)) <= tolerance(type));
+  }
+  for (int64_t t = L; t < T; ++t) {
+    INFO("step at position " << t << (by_token ? " (token)" : " (embedding)"));
+    const auto out = by_token ? vrwkv::step(model, state, e.layout.token_ids.select(1, t))
+                              : vrwkv::step_embeds(model, state, e.embeds.select(1, t));
+    CHECK(out.sizes() == torch::IntArrayRef({e.embeds.size(0), model->config.vocab_size}));
+    CHECK(relative_error(out, full.select(1, t)) <= tolerance(type));
+  }
+  CHECK(state.positions == T);
+}
+
+torch::Tensor one_hot_logits(int64_t id, int64_t V) {
+  auto l = torch::zeros({V}, torch::kFloat32);
+  l[id] = 10.0;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("wkv6 with state: the plain kernel's y, the state of the recurrence, chunks that continue", "[generate]") {
+  for (auto type : {torch::kFloat64, torch::kFloat32}) {
+    INFO("dtype " << type);
+    const auto in = random_wkv(2, 37, 3, 8, type, 5);
+    const auto plain = vrwkv::wkv6_forward_cpu(in.r, in.k, in.v, in.w, in.u);
+    const auto [y, state] = vrwkv::wkv6_forward_with_state(in.r, in.k, in.v, in.w, in.u);
+    CHECK(torch::equal(y, plain));  // the same kernel from zeros: bitwise
+    CHECK(y.scalar_type() == type);
+    CHECK(state.sizes() == torch::IntArrayRef({2, 3, 8, 8}));
+    CHECK(state.scalar_type() == (type == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32));
+    CHECK(relative_error(state, reference_state(in)) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
+
+    // Two chunks, the second starting from the first's state, are the whole sequence.
+    auto part = [&](int64_t from, int64_t len) {
+      return WkvInputs{in.r.narrow(1, from, len), in.k.narrow(1, from, len), in.v.narrow(1, from, len),
+                       in.w.narrow(1, from, len), in.u};
+    };
+    const auto a = part(0, 20), b = part(20, 17);
+    const auto [y1, s1] = vrwkv::wkv6_forward_with_state(a.r, a.k, a.v, a.w, a.u);
+    const auto s1_copy = s1.clone();
+    const auto [y2, s2] = vrwkv::wkv6_forward_with_state(b.r, b.k, b.v, b.w, b.u, s1);
+    CHECK(torch::equal(s1, s1_copy));  // the initial state is read, not written
+    CHECK(relative_error(torch::cat({y1, y2}, 1), plain) <= (type == torch::kFloat64 ? 1e-13 : 1e-6));
+    CHECK(relative_error(s2, state) <= (type == torch::kFloat64 ? 1e-13 : 1e-6));
+
+    // The torch-ops paths taken off the CPU: one step at a time, and the closed-form final state.
+    auto s = torch::zeros_like(state);
+    std::vector<torch::Tensor> ys;
+    for (int64_t t = 0; t < 37; ++t)
+      ys.push_back(vrwkv::wkv6_step_ops(in.r.select(1, t), in.k.select(1, t), in.v.select(1, t), in.w.select(1, t),
+                                        in.u, s));
+    CHECK(relative_error(torch::stack(ys, 1), plain) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
+    CHECK(relative_error(s, state) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
+    CHECK(relative_error(vrwkv::wkv6_final_state_ops(in.k, in.v, in.w, 8), state) <=
+          (type == torch::kFloat64 ? 1e-12 : 1e-5));
+  }
+  const auto bad = random_wkv(1, 3, 2, 4, torch::kFloat32, 1);
+  CHECK_THROWS_AS(vrwkv::wkv6_forward_with_state(bad.r, bad.k, bad.v, bad.w, bad.u, torch::zeros({1, 2, 4, 3})),
+                  vrwkv::Error);
+}
+
+TEST_CASE("prefill + recurrent steps give the full forward's logits in every scan mode", "[generate]") {
+  const int64_t P = vrwkv::kImagePlaceholder, I = vrwkv::kIgnoreLabel;
+  for (auto type : {torch::kFloat64, torch::kFloat32}) {
+    auto model = noisy_model(type, 21);
+    torch::NoGradGuard no_grad;
+    const auto images = torch::randn({3, 3, 28, 28});
+    // Two samples with the image at the same place: every position after it is a token.
+    const auto ids_a = torch::tensor(std::vector<int64_t>{3, 9, P, 5, 7, 9, 2, 11, 4, 20, 1, 6,  //
+                                                          1, 4, P, 6, 8, 12, 3, 3, 19, 2, 25, 7})
+                           .view({2, 12});
+    const auto e_a = model->embed(ids_a, torch::full({2, 12}, I, torch::kInt64),
+                                  model->encode_images(images.narrow(0, 0, 2)), 0);
+    // Images at different places, a text-only sample and end padding: stepped by embedding.
+    const auto ids_b = torch::tensor(std::vector<int64_t>{3, P, 5, 7, 9, 2, 1, 4,  //
+                                                          1, 4, 5, 6, P, 8, 1, 2,  //
+                                                          8, 1, 2, 3, 4, 5, 6, 7})
+                           .view({3, 8});
+    const auto e_b = model->embed(ids_b, torch::full({3, 8}, I, torch::kInt64), model->encode_images(images), 0);
+    REQUIRE(e_a.layout.img_end - e_a.layout.img_start == 4);
+    for (auto mode : {vrwkv::ScanMode::kUni, vrwkv::ScanMode::kBi, vrwkv::ScanMode::kMulti}) {
+      INFO("dtype " << type << ", scan mode " << vrwkv::to_string(mode));
+      const int64_t T_a = e_a.embeds.size(1), T_b = e_b.embeds.size(1);
+      // Right after the image's cls, and late in the text.
+      check_recurrent_matches_forward(model, e_a, mode, e_a.layout.img_end + 1, /*by_token=*/true, type);
+      check_recurrent_matches_forward(model, e_a, mode, T_a - 2, /*by_token=*/true, type);
+      // Right after the span (its last position read in the block's order), then cls, text and padding.
+      check_recurrent_matches_forward(model, e_b, mode, e_b.layout.img_end, /*by_token=*/false, type);
+      check_recurrent_matches_forward(model, e_b, mode, T_b - 3, /*by_token=*/false, type);
+    }
+  }
+}
+
+TEST_CASE("recurrent state: zeros reads from position 0, clone branches, misuse throws", "[generate]") {
+  auto model = noisy_model(torch::kFloat64, 3);
+  torch::NoGradGuard no_grad;
+  const auto ids = torch::tensor(std::vector<int64_t>{4, 9, 1, 17, 22, 5, 3, 8}).view({2, 4});
+  const auto full = model->rwkv->forward(model->rwkv->emb(ids));
+  auto state = vrwkv::RecurrentState::zeros(model, 2);
+  torch::Tensor branch_logits;
+  vrwkv::RecurrentState branch;
+  for (int64_t t = 0; t < 4; ++t) {
+    const auto logits = vrwkv::step(model, state, ids.select(1, t));
+    CHECK(relative_error(logits, full.select(1, t)) <= 1e-10);
+    if (t == 1) branch = state.clone();
+  }
+  // The branch taken after position 1 is unaffected by the steps after it.
+  CHECK(relative_error(vrwkv::step(model, branch, ids.select(1, 2)), full.select(1, 2)) <= 1e-10);
+  CHECK_THROWS_AS(vrwkv::step(model, state, torch::tensor(std::vector<int64_t>{1, 2, 3})), vrwkv::Error);
+  CHECK_THROWS_AS(vrwkv::step(model, state, ids), vrwkv::Error);
+  // multi needs a square span.
+  const auto e = torch::zeros({1, 9, 16}, torch::kFloat64);
+  CHECK_THROWS_AS(vrwkv::prefill(model, e, vrwkv::ScanMode::kMulti, 1, 4, nullptr), vrwkv::Error);
+}
+
+TEST_CASE("the stop sequence ends the answer; the decoding loop's other stops", "[generate]") {
+  std::string answer;
+  CHECK(vrwkv::cut_at_stop(" Yes.\n\nUser", &answer));
+  CHECK(answer == "Yes.");
+  CHECK(vrwkv::cut_at_stop("\n\n", &answer));
+  CHECK(answer.empty());
+  CHECK(vrwkv::cut_at_stop(" two\nlines \n\n\n", &answer));
+  CHECK(answer == "two\nlines");
+  CHECK_FALSE(vrwkv::cut_at_stop(" Yes.\n", &answer));
+
+  ToyTokenizer tok;
+  const int64_t V = tok.vocab_size();
+  // A scripted model: the logits after each token pick the next character of the script.
+  auto run = [&](const std::string& script, int64_t max_tokens, int* calls) {
+    std::vector<int64_t> ids;
+    for (char c : script) ids.push_back(c == '\0' ? 0 : tok.encode(std::string(1, c))[0]);
+    size_t next = 1;
+    *calls = 0;
+    vrwkv::GenerateOptions o;
+    o.max_new_tokens = max_tokens;
+    return vrwkv::decode_tokens(
+        one_hot_logits(ids[0], V),
+        [&](int64_t) {
+          ++*calls;
+          return one_hot_logits(ids.at(next++), V);
+        },
+        tok, o);
+  };
+  int calls = 0;
+  auto d = run(" yes.\n\nUser: more", 64, &calls);
+  CHECK(d.answer == "yes.");
+  CHECK(d.reason == vrwkv::StopReason::kStopSequence);
+  CHECK(d.ids.size() == 7);  // " yes." and both newlines
+  CHECK(calls == 6);         // nothing is read after the stop
+  d = run(" yes and no", 4, &calls);
+  CHECK(d.answer == "yes");
+  CHECK(d.reason == vrwkv::StopReason::kMaxTokens);
+  CHECK(calls == 3);
+  d = run(std::string(" no") + '\0' + "yes", 64, &calls);
+  CHECK(d.answer == "no");
+  CHECK(d.reason == vrwkv::StopReason::kEndOfText);
+  CHECK(d.ids.size() == 3);
+}
+
+TEST_CASE("the prompt is a human turn as training renders it, then Assistant:", "[generate]") {
+  ToyTokenizer tok;
+  auto model = noisy_model(torch::kFloat32, 1);
+  using vrwkv::text::PromptStyle;
+  const std::string q = "what is this?";
+  const std::pair<PromptStyle, std::string> cases[] = {
+      {PromptStyle::kImageFirst, "User: <image>\nwhat is this?\n\nAssistant:"},
+      {PromptStyle::kImageLast, "User: what is this?\n<image>\n\nAssistant:"},
+      {PromptStyle::kSandwich, "User: what is this?\n<image>\nwhat is this?\n\nAssistant:"}};
+  for (const auto& [style, expected] : cases) {
+    vrwkv::Generator g(model, tok, vrwkv::ScanMode::kBi, style, 64);
+    const auto p = g.prompt(q, true);
+    CHECK(p.text == expected);
+    CHECK(std::count(p.input_ids.begin(), p.input_ids.end(), vrwkv::kImagePlaceholder) == 1);
+    const auto assistant = tok.encode("Assistant:");
+    CHECK(std::equal(assistant.rbegin(), assistant.rend(), p.input_ids.rbegin()));
+    CHECK(std::all_of(p.labels.begin(), p.labels.end(), [](int64_t l) { return l == vrwkv::kIgnoreLabel; }));
+    // A question that already holds the placeholder renders the same.
+    CHECK(g.prompt("<image>\n" + q, true).input_ids == p.input_ids);
+    const auto text_only = g.prompt(q, false);
+    CHECK(text_only.text == "User: what is this?\n\nAssistant:");
+    CHECK(std::count(text_only.input_ids.begin(), text_only.input_ids.end(), vrwkv::kImagePlaceholder) == 0);
+  }
+  vrwkv::Generator short_ctx(model, tok, vrwkv::ScanMode::kBi, PromptStyle::kImageFirst, 10);
+  CHECK_THROWS_AS(short_ctx.answer(q, torch::zeros({3, 28, 28}), {}), vrwkv::Error);
+}
+
+TEST_CASE("greedy generation: deterministic, the parallel model's arg-max, stops at \\n\\n", "[generate]") {
+  ToyTokenizer tok;
+  torch::manual_seed(2);
+  const auto image = torch::randn({3, 28, 28});
+  for (auto mode : {vrwkv::ScanMode::kUni, vrwkv::ScanMode::kBi, vrwkv::ScanMode::kMulti}) {
+    INFO("scan mode " << vrwkv::to_string(mode));
+    auto model = noisy_model(torch::kFloat64, 8);
+    vrwkv::Generator g(model, tok, mode, vrwkv::text::PromptStyle::kSandwich, 256);
+    vrwkv::GenerateOptions o;
+    o.max_new_tokens = 12;
+    const auto first = g.generate("what is this?", image, o);
+    const auto again = g.generate("what is this?", image, o);
+    CHECK(first.ids == again.ids);
+    CHECK(first.answer == again.answer);
+    CHECK(g.answer("what is this?", image, o) == first.answer);
+    CHECK(first.ids.size() <= 12);
+
+    // Every generated token is the arg-max of the full forward over the prompt and the answer so far.
+    torch::NoGradGuard no_grad;
+    auto ids = g.prompt("what is this?", true).input_ids;
+    const int64_t prompt_tokens = static_cast<int64_t>(ids.size());
+    ids.insert(ids.end(), first.ids.begin(), first.ids.end());
+    const int64_t n = static_cast<int64_t>(ids.size());
+    const auto e = model->embed(torch::tensor(ids).view({1, n}), torch::full({1, n}, vrwkv::kIgnoreLabel, torch::kInt64),
+                                model->encode_images(image.unsqueeze(0)), 0);
+    const auto full = model->forward_embeds(e.embeds, mode, e.layout.img_start, e.layout.img_end);
+    const int64_t last_prompt = e.embeds.size(1) - 1 - (n - prompt_tokens);
+    for (size_t j = 0; j < first.ids.size(); ++j)
+      CHECK(full[0][last_prompt + int64_t(j)].argmax().item<int64_t>() == first.ids[j]);
+    if (first.reason == vrwkv::StopReason::kEndOfText)
+      CHECK(full[0][last_prompt + int64_t(first.ids.size())].argmax().item<int64_t>() == 0);
+  }
+
+  // A model rigged to always say "\n": the answer stops after two tokens, empty.
+  auto model = noisy_model(torch::kFloat32, 4);
+  {
+    torch::NoGradGuard no_grad;
+    model->rwkv->ln_out->weight.zero_();
+    model->rwkv->ln_out->bias.fill_(1.0);
+    model->rwkv->head->weight.zero_();
+    model->rwkv->head->weight[tok.encode("\n")[0]].fill_(1.0);
+  }
+  vrwkv::Generator g(model, tok, vrwkv::ScanMode::kBi, vrwkv::text::PromptStyle::kImageFirst, 0);
+  const auto d = g.generate("what is this?", image, {});
+  CHECK(d.reason == vrwkv::StopReason::kStopSequence);
+  CHECK(d.ids.size() == 2);
+  CHECK(d.answer.empty());
+  // Text-only questions read K zero vectors where the image would be.
+  CHECK(g.generate("what is this?", torch::Tensor(), {}).reason == vrwkv::StopReason::kStopSequence);
+}
+
+TEST_CASE("top-p sampling: reproducible for a seed, only the nucleus is drawn", "[generate]") {
+  const auto logits = torch::log(torch::tensor(std::vector<double>{0.15, 0.5, 0.05, 0.3}));
+  auto draws = [&](uint64_t seed, double top_p, int n) {
+    vrwkv::TokenSampler s(seed);
+    std::vector<int64_t> out;
+    for (int i = 0; i < n; ++i) out.push_back(s.next(logits, 1.0, top_p));
+    return out;
+  };
+  CHECK(draws(7, 0.9, 200) == draws(7, 0.9, 200));
+  CHECK(draws(7, 0.9, 200) != draws(8, 0.9, 200));
+  // top_p 0.7: the nucleus is {1 (0.5), 3 (0.3)}, renormalised to 0.625 / 0.375.
+  const auto d = draws(3, 0.7, 4000);
+  CHECK(std::set<int64_t>(d.begin(), d.end()) == std::set<int64_t>{1, 3});
+  const double share = double(std::count(d.begin(), d.end(), 1)) / d.size();
+  CHECK(share > 0.59);
+  CHECK(share < 0.66);
+  const auto all = draws(3, 1.0, 4000);
+  CHECK(std::set<int64_t>(all.begin(), all.end()) == std::set<int64_t>{0, 1, 2, 3});
+  // A tiny nucleus, or temperature 0, is the arg-max.
+  const auto tiny = draws(3, 1e-6, 50);
+  CHECK(std::all_of(tiny.begin(), tiny.end(), [](int64_t id) { return id == 1; }));
+  vrwkv::TokenSampler greedy(0);
+  CHECK(greedy.next(logits, 0.0, 0.5) == 1);
+
+  // Whole answers: the same seed gives the same answer; seeds give different ones.
+  ToyTokenizer tok;
+  auto model = noisy_model(torch::kFloat32, 12);
+  vrwkv::Generator g(model, tok, vrwkv::ScanMode::kMulti, vrwkv::text::PromptStyle::kImageFirst, 0);
+  torch::manual_seed(1);
+  const auto image = torch::randn({3, 28, 28});
+  vrwkv::GenerateOptions o;
+  o.temperature = 1.0;
+  o.top_p = 0.9;
+  o.max_new_tokens = 16;
+  std::set<std::vector<int64_t>> distinct;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    o.seed = seed;
+    const auto a = g.generate("what is this?", image, o);
+    CHECK(g.generate("what is this?", image, o).ids == a.ids);
+    distinct.insert(a.ids);
+  }
+  CHECK(distinct.size() > 1);
+}
