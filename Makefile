@@ -37,3 +37,9 @@ bench: build
 	$(BUILD_DIR)/bench/bench_tokenizer ../shared/data/rwkv_vocab_v20230424.txt
 	$(BUILD_DIR)/bench/bench_images ../shared/data/images
 	$(BUILD_DIR)/bench/bench_data
+
+# The whole system on synthetic shapes, on a CPU: data, tokenizer, stages 1 and 2, export, accuracy.
+.PHONY: demo
+demo: deps
+	$(MAKE) build
+	$(BUILD_DIR)/app/visualrwkv demo --out runs/demo

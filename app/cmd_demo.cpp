@@ -1,0 +1,198 @@
+// visualrwkv demo [--out DIR] [--quick] [--configs DIR]: the whole system on a toy problem, end to end
+// on the CPU in minutes. Top to bottom: draw a synthetic LLaVA data set, train a small sentencepiece
+// tokenizer on its text, stage 1 (captions), stage 2 (questions), export, answer held-out questions
+// about held-out images, then the accuracy table, summary.json and the loss plots.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "base/error.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "config/run_config.h"
+#include "demo_data.h"
+#include "image_loader.h"
+#include "io/state_dict.h"
+#include "io/tensor_file.h"
+#include "loss_plot.h"
+#include "model/generate.h"
+#include "model/visual_rwkv.h"
+#include "text/sentencepiece_tokenizer.h"
+#include "text/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/export.h"
+#include "train/trainer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace vrwkv;
+
+struct TypeScore {
+  int64_t correct = 0, total = 0;
+  double accuracy() const { return total ? double(correct) / double(total) : 0.0; }
+};
+
+// A stage's config from configs/demo with this run's data, tokenizer and folders.
+RunConfig stage_config(const fs::path& file, const data::DemoDataset& data, const std::string& tokenizer_path,
+                       int64_t vocab_size, const fs::path& output_dir, std::vector<std::string> extra) {
+  std::vector<std::string> overrides{
+      "data.file=" + (file.stem() == "stage1" ? data.stage1_file : data.stage2_file),
+      "data.image_folder=" + data.image_folder,
+      "tokenizer.kind=sentencepiece",
+      "tokenizer.path=" + tokenizer_path,
+      cat("model.vocab_size=", vocab_size),
+      "checkpoint.output_dir=" + output_dir.string(),
+  };
+  overrides.insert(overrides.end(), extra.begin(), extra.end());
+  return load_run_config(file.string(), overrides);
+}
+
+}  // namespace
+
+int cmd_demo(const std::vector<std::string>& argv) {
+  const char* usage =
+      "visualrwkv demo [--out DIR] [--quick] [--configs DIR]\n"
+      "  trains a small VisualRWKV on a synthetic shapes data set and reports its accuracy\n"
+      "  --out DIR      run folder (default runs/demo)\n"
+      "  --quick        a smaller data set and fewer steps (a smoke test, not the accuracy targets)\n"
+      "  --configs DIR  where stage1.json and stage2.json are (default configs/demo)";
+  const auto a = cli::parse_args(argv, {"out", "configs"}, {"quick"}, usage);
+  VRWKV_CHECK(a.positional.empty() && a.sets.empty(), "usage: ", usage);
+  const auto started = std::chrono::steady_clock::now();
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // our lines interleave with the trainer's log in order
+  const fs::path out = fs::absolute(a.get("out", "runs/demo"));
+  const fs::path configs = a.get("configs", "configs/demo");
+  const bool quick = a.flag("quick");
+  VRWKV_CHECK(fs::exists(configs / "stage1.json") && fs::exists(configs / "stage2.json"), configs.string(),
+              ": stage1.json / stage2.json not found (run from the repository root or pass --configs)");
+  // Only what this command writes is removed, so --out may point at a folder holding other things.
+  for (const char* part : {"data", "tokenizer", "stage1", "stage2", "export"}) fs::remove_all(out / part);
+  fs::create_directories(out);
+
+  // --- 1. the data set ---------------------------------------------------------------------
+  data::DemoDataOptions data_options;
+  if (quick) data_options.train_images = 300, data_options.eval_images = 30;
+  std::printf("[demo] drawing %lld training and %lld held-out images into %s\n",
+              (long long)data_options.train_images, (long long)data_options.eval_images, (out / "data").c_str());
+  const auto data = data::generate_demo_dataset((out / "data").string(), data_options);
+  std::printf("[demo] stage 1: %lld captions; stage 2: %lld conversations; %lld held-out questions\n",
+              (long long)data.stage1_samples, (long long)data.stage2_samples, (long long)data.eval_questions_count);
+
+  // --- 2. a small tokenizer on the data's text ------------------------------------------------
+  // Byte fallback makes "\n" (the end of an answer, never inside a training line) a real token, so
+  // the model learns where an answer stops; "User" / "Assistant" are single pieces.
+  fs::create_directories(out / "tokenizer");
+  const std::string spm_prefix = (out / "tokenizer" / "demo").string();
+  text::train_sentencepiece("--input=" + data.text_file + " --model_prefix=" + spm_prefix +
+                            " --vocab_size=640 --model_type=bpe --character_coverage=1.0 --minloglevel=2"
+                            " --normalization_rule_name=identity --remove_extra_whitespaces=false"
+                            " --byte_fallback=true --user_defined_symbols=User,Assistant --hard_vocab_limit=false");
+  const std::string tokenizer_path = spm_prefix + ".model";
+  const auto tokenizer = text::make_tokenizer("sentencepiece", tokenizer_path);
+  const int64_t vocab_size = (tokenizer->vocab_size() + 63) / 64 * 64;  // rounded up, as the RWKV heads are
+  std::printf("[demo] tokenizer: %lld pieces (model vocab %lld)\n", (long long)tokenizer->vocab_size(),
+              (long long)vocab_size);
+
+  // --- 3. stage 1 (projector on captions), then stage 2 (questions) from stage 1 ---------------
+  std::vector<std::string> quick1, quick2;
+  if (quick) quick1 = {"train.steps=10"}, quick2 = {"train.steps=30"};
+  const auto config1 = stage_config(configs / "stage1.json", data, tokenizer_path, vocab_size, out / "stage1", quick1);
+  std::printf("[demo] stage 1: %lld steps\n", (long long)config1.train.steps);
+  const auto summary1 = train::run_training(config1, {});
+  quick2.push_back("init.checkpoint=" + (out / "stage1").string());
+  const auto config2 = stage_config(configs / "stage2.json", data, tokenizer_path, vocab_size, out / "stage2", quick2);
+  std::printf("[demo] stage 2: %lld steps\n", (long long)config2.train.steps);
+  const auto summary2 = train::run_training(config2, {});
+
+  // --- 4. export -------------------------------------------------------------------------------
+  const auto exported = train::export_checkpoint(train::resolve_checkpoint((out / "stage2").string()),
+                                                 (out / "export").string(), "fp32", "demo");
+  std::printf("[demo] exported %zu files into %s\n", exported.size(), (out / "export").c_str());
+
+  // --- 5. answer the held-out questions with the exported model ----------------------------------
+  torch::NoGradGuard no_grad;
+  VisualRWKV model(config2.model);
+  const std::string weights = (out / "export" / "demo.safetensors").string();
+  io::load_into(*model, io::load_tensors(weights), weights, {"rwkv.", "vit.", "proj."});
+  model->eval();
+  Generator generator(model, *tokenizer, config2.scan_mode, config2.data.prompt_style, config2.data.ctx_len);
+  GenerateOptions options;
+  options.max_new_tokens = 16;  // every answer is one or two words
+  const auto load_image = data::make_image_loader(config2.data.image);
+  const auto questions = data::read_demo_eval(data);
+  std::map<std::string, TypeScore> scores;
+  TypeScore overall;
+  const auto eval_started = std::chrono::steady_clock::now();
+  nlohmann::json answers = nlohmann::json::array();
+  for (const auto& q : questions) {
+    const auto image = load_image((fs::path(data.image_folder) / q.image).string());
+    const std::string reply = generator.answer(q.text, image, options);
+    const bool correct = data::normalise_answer(reply) == data::normalise_answer(q.answer);
+    auto& s = scores[q.category];
+    s.correct += correct, ++s.total;
+    overall.correct += correct, ++overall.total;
+    answers.push_back({{"question_id", q.question_id}, {"category", q.category}, {"text", q.text},
+                       {"answer", q.answer}, {"reply", reply}, {"correct", correct}});
+  }
+  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_started).count();
+  std::ofstream(out / "answers.jsonl") << [&] {
+    std::string lines;
+    for (const auto& row : answers) lines += row.dump() + "\n";
+    return lines;
+  }();
+
+  // --- 6. the report -------------------------------------------------------------------------------
+  const auto chance = data::demo_chance();
+  double overall_chance = 0;
+  std::printf("\n%-10s %9s %9s %8s\n", "question", "answered", "accuracy", "chance");
+  nlohmann::json accuracy, chance_json;
+  for (const auto& type : data::demo_question_types()) {
+    const auto& s = scores[type];
+    std::printf("%-10s %9lld %8.1f%% %7.1f%%\n", type.c_str(), (long long)s.total, 100 * s.accuracy(),
+                100 * chance.at(type));
+    accuracy[type] = s.accuracy();
+    chance_json[type] = chance.at(type);
+    overall_chance += chance.at(type) * double(s.total) / double(std::max<int64_t>(1, overall.total));
+  }
+  std::printf("%-10s %9lld %8.1f%% %7.1f%%\n\n", "overall", (long long)overall.total, 100 * overall.accuracy(),
+              100 * overall_chance);
+  accuracy["overall"] = overall.accuracy();
+  chance_json["overall"] = overall_chance;
+
+  // --- 7. loss curves --------------------------------------------------------------------------------
+  const std::string plot1 = (out / "loss_stage1.png").string(), plot2 = (out / "loss_stage2.png").string();
+  data::plot_loss_curve(data::read_loss_curve((out / "stage1" / "metrics.jsonl").string()),
+                        "stage 1 (projector, captions)", plot1);
+  data::plot_loss_curve(data::read_loss_curve((out / "stage2" / "metrics.jsonl").string()),
+                        "stage 2 (RWKV + projector, questions)", plot2);
+
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const nlohmann::json summary = {
+      {"accuracy", accuracy},
+      {"chance", chance_json},
+      {"questions", overall.total},
+      {"wall_time_s", wall_s},
+      {"eval_time_s", eval_s},
+      {"quick", quick},
+      {"tokens_per_s", {{"stage1", summary1.value("tokens_per_s", 0.0)}, {"stage2", summary2.value("tokens_per_s", 0.0)}}},
+      {"stage1", summary1},
+      {"stage2", summary2},
+      {"paths", {{"data", data.dir},
+                 {"tokenizer", tokenizer_path},
+                 {"stage1", (out / "stage1").string()},
+                 {"stage2", (out / "stage2").string()},
+                 {"export", exported},
+                 {"answers", (out / "answers.jsonl").string()},
+                 {"loss_plots", {plot1, plot2}}}},
+  };
+  std::ofstream(out / "summary.json") << summary.dump(2) << "\n";
+  std::printf("[demo] %.0f s in all (stage 1 %.0f tok/s, stage 2 %.0f tok/s); summary %s, loss plots %s, %s\n", wall_s,
+              summary1.value("tokens_per_s", 0.0), summary2.value("tokens_per_s", 0.0),
+              (out / "summary.json").c_str(), plot1.c_str(), plot2.c_str());
+  return 0;
+}
