@@ -6,6 +6,8 @@
 #include <set>
 
 #include "catch_compat.h"
+#include "tiny_model.h"
+#include "wkv_inputs.h"
 #include "model/generate.h"
 #include "model/recurrent.h"
 #include "model/visual_rwkv.h"
@@ -43,19 +45,8 @@ class ToyTokenizer : public vrwkv::text::Tokenizer {
 };
 
 vrwkv::ModelConfig tiny_config() {
-  vrwkv::ModelConfig c;
-  c.n_layer = 4;  // every bi / multi block kind
-  c.n_embd = 16;
-  c.head_size = 8;
+  auto c = vrwkv::test::tiny_model_config();
   c.vocab_size = static_cast<int64_t>(kAlphabet.size()) + 1;
-  c.d_mix = 4;
-  c.d_decay = 6;
-  c.vision.hidden_size = 8;
-  c.vision.intermediate_size = 12;
-  c.vision.num_hidden_layers = 1;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 28;
-  c.vision.patch_size = 14;  // 2 x 2 patches + cls: a square span of 4 for multi
   return c.resolved();
 }
 
@@ -70,16 +61,8 @@ vrwkv::VisualRWKV noisy_model(torch::ScalarType type, uint64_t seed) {
   return model;
 }
 
-struct WkvInputs {
-  torch::Tensor r, k, v, w, u;
-};
-
-WkvInputs random_wkv(int64_t B, int64_t T, int64_t H, int64_t N, torch::ScalarType type, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto o = torch::TensorOptions().dtype(type);
-  return {torch::randn({B, T, H * N}, o), torch::randn({B, T, H * N}, o), torch::randn({B, T, H * N}, o),
-          torch::rand({B, T, H * N}, o) * 4.0 - 4.5 + 3.0 * torch::rand({1, 1, H * N}, o), torch::randn({H, N}, o) * 0.5};
-}
+using vrwkv::test::WkvInputs;
+constexpr auto random_wkv = vrwkv::test::random_wkv_inputs;
 
 // The state after every step of SPEC section 2, one step at a time in float64.
 torch::Tensor reference_state(const WkvInputs& in) {

@@ -5,23 +5,14 @@
 #include "catch_compat.h"
 #include "model/wkv6.h"
 #include "tensor_compare.h"
+#include "wkv_inputs.h"
 
 namespace {
 
 using vrwkv::test::relative_error;
 
-struct Inputs {
-  torch::Tensor r, k, v, w, u;
-};
-
-Inputs random_inputs(int64_t B, int64_t T, int64_t H, int64_t N, torch::ScalarType type, uint64_t seed) {
-  torch::manual_seed(seed);
-  auto opts = torch::TensorOptions().dtype(type);
-  return {torch::randn({B, T, H * N}, opts), torch::randn({B, T, H * N}, opts), torch::randn({B, T, H * N}, opts),
-          // decay logits spread over the range real models use (decay from ~0.99 to ~0.05)
-          torch::rand({B, T, H * N}, opts) * 4.0 - 4.5 + 3.0 * torch::rand({1, 1, H * N}, opts),
-          torch::randn({H, N}, opts) * 0.5};
-}
+using Inputs = vrwkv::test::WkvInputs;
+constexpr auto random_inputs = vrwkv::test::random_wkv_inputs;
 
 // The recurrence exactly as SPEC section 2 states it, one step at a time, in float64.
 torch::Tensor reference_wkv(const Inputs& in) {
