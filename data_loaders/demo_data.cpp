@@ -107,10 +107,19 @@ cv::Mat draw_scene(const Scene& scene, int size, Random& rng) {
   return img;
 }
 
+// "top left", "top left and bottom right", "top left, top right and bottom right".
+std::string cell_list(const Scene& s) {
+  std::string text;
+  for (size_t i = 0; i < s.cells.size(); ++i)
+    text += std::string(i == 0 ? "" : i + 1 == s.cells.size() ? " and " : ", ") + kCells[s.cells[i]];
+  return text;
+}
+
 std::string caption(const Scene& s) {
   const std::string colour = kColours[s.colour].name;
   if (s.count == 1) return std::string("A ") + colour + " " + kShapes[s.shape] + " in the " + kCells[s.cells[0]] + ".";
-  std::string text = std::string(kCounts[s.count - 1]) + " " + colour + " " + kShapesPlural[s.shape] + ".";
+  std::string text = std::string(kCounts[s.count - 1]) + " " + colour + " " + kShapesPlural[s.shape] + ": " +
+                     cell_list(s) + ".";
   text[0] = char(std::toupper(static_cast<unsigned char>(text[0])));
   return text;
 }
@@ -133,15 +142,11 @@ QA ask(const std::string& category, const Scene& s, Random& rng) {
     static const char* q[] = {"How many shapes are there?", "How many objects can you see?", "Count the shapes."};
     return {category, rng.pick(q), kCounts[s.count - 1]};
   }
-  static const char* q[] = {"Where is the shape?", "In which corner is the shape?", "Where is the object?"};
-  return {"position", rng.pick(q), kCells[s.cells[0]]};
-}
-
-// The types that can be asked about a scene: position only when there is one shape.
-std::vector<std::string> askable(const Scene& s) {
-  std::vector<std::string> types{"colour", "shape", "count"};
-  if (s.count == 1) types.push_back("position");
-  return types;
+  // Position asks for every occupied cell, so it can be asked about any scene: a question only
+  // asked about single shapes would give the count away (sandwich prompts show every question of a
+  // conversation before the image).
+  static const char* q[] = {"Where are the shapes?", "Which corners hold a shape?", "Where are the objects?"};
+  return {"position", rng.pick(q), cell_list(s)};
 }
 
 // Questions about the words themselves: they keep the language model honest on text alone.
@@ -187,8 +192,9 @@ const std::vector<std::string>& demo_question_types() {
   return types;
 }
 
+// Position answers: every set of one to kMaxCount = 3 of the four cells (14).
 std::map<std::string, double> demo_chance() {
-  return {{"colour", 1.0 / kNumColours}, {"shape", 1.0 / kNumShapes}, {"position", 1.0 / kNumCells},
+  return {{"colour", 1.0 / kNumColours}, {"shape", 1.0 / kNumShapes}, {"position", 1.0 / ((1 << kNumCells) - 2)},
           {"count", 1.0 / kMaxCount}};
 }
 
@@ -221,15 +227,13 @@ DemoDataset generate_demo_dataset(const std::string& dir, const DemoDataOptions&
                       {"conversations", {turn("human", std::string("<image>\n") + prompt), turn("gpt", cap)}}});
     text += cat("User: ", prompt, "\nAssistant: ", cap, "\n");
 
-    // 1 to 3 rounds of distinct types in random order (sandwich prompts repeat every question, so
-    // long conversations cost twice); single rounds as at eval are the most common.
-    // Position can only be asked about single shapes, so it is always among their rounds.
-    auto types = askable(scene);
+    // 1 to 3 rounds of distinct types in random order, chosen without looking at the scene
+    // (sandwich prompts repeat every question, so long conversations cost twice); single rounds as
+    // at eval are the most common.
+    auto types = demo_question_types();
     rng.shuffle(types);
     static const int kRounds[] = {1, 1, 1, 2, 2, 3};
     types.resize(static_cast<size_t>(kRounds[rng.below(6)]));
-    if (scene.count == 1 && std::find(types.begin(), types.end(), "position") == types.end())
-      types[static_cast<size_t>(rng.below(int(types.size())))] = "position";
     json conversation = json::array();
     for (size_t r = 0; r < types.size(); ++r) {
       const QA qa = ask(types[r], scene, rng);
@@ -246,14 +250,14 @@ DemoDataset generate_demo_dataset(const std::string& dir, const DemoDataOptions&
     }
   }
   // Held out: images drawn after the training ones (other pixels, other files), one question of each
-  // askable type per image.
+  // type per image.
   std::string questions, answers;
   int64_t n_questions = 0;
   for (int64_t i = 0; i < options.eval_images; ++i) {
     const Scene scene = random_scene(rng);
     const std::string name = cat("eval_", std::string(5 - std::min<size_t>(5, std::to_string(i).size()), '0'), i, ".png");
     write_png(root / "images" / name, draw_scene(scene, size, rng));
-    for (const auto& type : askable(scene)) {
+    for (const auto& type : demo_question_types()) {
       const QA qa = ask(type, scene, rng);
       const std::string id = cat(i, "_", type);
       questions += json{{"question_id", id}, {"image", name}, {"text", qa.question}, {"category", type}}.dump() + "\n";

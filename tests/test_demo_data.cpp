@@ -1,13 +1,15 @@
-// The `visualrwkv demo` data side: the synthetic shapes data set (deterministic, valid LLaVA that the
-// loader and the renderer accept, decodable images, held-out images apart from the training ones)
-// and the loss plot.
+// `visualrwkv demo`: the synthetic shapes data set (deterministic, valid LLaVA that the loader and
+// the renderer accept, decodable images, held-out images apart from the training ones, questions
+// that do not give answers away), the loss plot, and the whole command in its --quick form.
 #include <opencv2/imgcodecs.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -18,6 +20,7 @@
 #include "test_paths.h"
 #include "text/conversation.h"
 #include "text/tokenizer.h"
+#include "visualrwkv_path.h"  // generated: VRWKV_BINARY
 
 namespace {
 
@@ -116,13 +119,46 @@ TEST_CASE("demo data is LLaVA that the loader and the renderer accept", "[demo]"
     CHECK(!q.answer.empty());
     categories.insert(q.category);
   }
-  CHECK(categories.size() >= 3);
+  // One question of every type about every held-out image.
+  CHECK(int64_t(questions.size()) == 8 * int64_t(data::demo_question_types().size()));
+  CHECK(categories == std::set<std::string>(data::demo_question_types().begin(), data::demo_question_types().end()));
   // The eval file is LLaVA's: JSON Lines with question_id, image and text.
   std::ifstream in(d.eval_questions);
   std::string line;
   REQUIRE(std::getline(in, line));
   const auto first = nlohmann::json::parse(line);
   CHECK((first.contains("question_id") && first.contains("image") && first.contains("text")));
+}
+
+// Which questions a conversation holds must not depend on its scene: sandwich prompts show every
+// question before the image, so a type asked only about some scenes would give their answers away.
+TEST_CASE("demo questions are chosen without looking at the scene", "[demo]") {
+  data::DemoDataOptions o = small_options();
+  o.train_images = 1500;
+  o.image_size = 16;
+  const auto d = data::generate_demo_dataset((test::scratch_dir("demo_leak") / "data").string(), o);
+  const auto stage2 = nlohmann::json::parse(read_all(d.stage2_file));
+  // Position answers (the occupied cells) by the count they give.
+  std::map<int, int> position_answers_by_count;
+  for (const auto& sample : stage2) {
+    if (!sample.contains("image")) continue;
+    const auto& turns = sample.at("conversations");
+    for (size_t i = 0; i + 1 < turns.size(); i += 2) {
+      const std::string question = turns[i].at("value"), answer = turns[i + 1].at("value");
+      if (question.find("Where") != std::string::npos || question.find("corners") != std::string::npos) {
+        const int count = 1 + int(std::count(answer.begin(), answer.end(), ',')) + (answer.find(" and ") != std::string::npos);
+        ++position_answers_by_count[count];
+      }
+    }
+  }
+  // Position is asked about scenes of every count, with roughly the counts' own frequencies.
+  REQUIRE(position_answers_by_count.size() == 3);
+  int total = 0;
+  for (const auto& [count, n] : position_answers_by_count) total += n;
+  for (const auto& [count, n] : position_answers_by_count) {
+    INFO("count " << count);
+    CHECK(double(n) / total == Approx(1.0 / 3).margin(0.06));
+  }
 }
 
 TEST_CASE("demo answers are compared after normalisation", "[demo]") {
@@ -149,4 +185,33 @@ TEST_CASE("loss plot writes a PNG of the requested size", "[demo]") {
   REQUIRE(!img.empty());
   CHECK((img.cols == 320 && img.rows == 200));
   CHECK_THROWS_AS(data::plot_loss_curve({}, "empty", png), Error);
+}
+
+// The whole pipeline at smoke-test size (accuracy is not asserted: --quick trains for seconds; the
+// accuracy targets are make demo's, reported in the README).
+TEST_CASE("visualrwkv demo --quick writes the report, the plots and an export", "[demo]") {
+  const auto out = test::scratch_dir("demo_quick");
+  const std::string command = std::string(VRWKV_BINARY) + " demo --quick --configs " + test::source_dir() +
+                              "/configs/demo --out " + out.string() + " > " + (out / "stdout.txt").string() + " 2>&1";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string printed = read_all((out / "stdout.txt").string());
+  INFO(printed);
+  for (const auto& type : data::demo_question_types()) CHECK(printed.find("\n" + type + " ") != std::string::npos);
+  const auto summary = nlohmann::json::parse(read_all((out / "summary.json").string()));
+  for (const auto& type : data::demo_question_types()) {
+    const double accuracy = summary.at("accuracy").at(type);
+    CHECK((accuracy >= 0 && accuracy <= 1));
+    CHECK(summary.at("chance").at(type) == Approx(data::demo_chance().at(type)));
+  }
+  const int64_t questions = summary.at("questions");
+  CHECK(questions == 30 * int64_t(data::demo_question_types().size()));
+  CHECK(summary.at("tokens_per_s").at("stage2").get<double>() > 0);
+  CHECK(summary.at("wall_time_s").get<double>() > 0);
+  // One answer line per question, a PNG per stage, the exported model.
+  std::ifstream answers(out / "answers.jsonl");
+  int64_t lines = 0;
+  for (std::string line; std::getline(answers, line);) lines += !nlohmann::json::parse(line).at("reply").is_null();
+  CHECK(lines == questions);
+  for (const char* plot : {"loss_stage1.png", "loss_stage2.png"}) CHECK(!cv::imread((out / plot).string()).empty());
+  CHECK(fs::exists(out / "export" / "demo.safetensors"));
 }

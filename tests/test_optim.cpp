@@ -52,6 +52,27 @@ TEST_CASE("AdamW matches a float64 reference, with decay only on 2+ non-unit dim
   CHECK_THROWS_WITH(again.load_state({}, "ckpt"), vrwkv::test::contains("ckpt: optimizer state has no 'm.master'"));
 }
 
+TEST_CASE("AdamW scales the learning rate of tensors by name prefix", "[optim]") {
+  torch::manual_seed(1);
+  const auto start = torch::randn({2, 3});
+  auto tower = start.clone().requires_grad_(true), proj = start.clone().requires_grad_(true);
+  auto other = start.clone().requires_grad_(true);
+  vrwkv::train::AdamWOptions opt;
+  opt.weight_decay = 0.5;
+  opt.lr_scales = {{"vit.", 0.1}, {"vit.embeddings", 7.0}};  // the first match wins
+  vrwkv::train::AdamW adam({{"vit.embeddings.w", tower}, {"proj.weight", proj}, {"vitamin", other}}, opt);
+  const auto g = torch::randn({2, 3});
+  for (auto* t : {&tower, &proj, &other}) t->mutable_grad() = g.clone();
+  const double lr = 1e-2;
+  adam.step(lr);
+  // First step, float64: w (1 - lr_i wd) - lr_i m / (sqrt(v) + eps) with m / sqrt(v) = g / |g|.
+  const auto s64 = start.to(torch::kFloat64), g64 = g.to(torch::kFloat64);
+  auto expected = [&](double lr_i) { return s64 * (1 - lr_i * 0.5) - lr_i * g64 / (g64.abs() + 1e-8); };
+  CHECK(torch::allclose(tower.detach().to(torch::kFloat64), expected(lr * 0.1), 0, 1e-6));
+  CHECK(torch::allclose(proj.detach().to(torch::kFloat64), expected(lr), 0, 1e-6));
+  CHECK(torch::allclose(other.detach().to(torch::kFloat64), expected(lr), 0, 1e-6));  // a prefix, not a substring
+}
+
 TEST_CASE("schedule: warm-up from 0.1 x, then cosine from lr_init to lr_final", "[optim]") {
   const vrwkv::train::LrSchedule s{1e-3, 1e-5, 10, 110};
   CHECK(s.at(0) == Approx(1e-4));

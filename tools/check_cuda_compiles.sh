@@ -28,7 +28,21 @@ if [[ ! -x "$nvcc" ]]; then
   echo "check_cuda_compiles: no nvcc found (set NVCC or CUDA_HOME)" >&2
   exit 1
 fi
-cuda_include="$(cd "$(dirname "$nvcc")/../include" && pwd)"
+# nvcc may be a wrapper script (CI has /usr/local/bin/nvcc): ask nvcc itself where the CUDA headers
+# are, then fall back to the usual install locations.
+cuda_include=""
+for dir in $("$nvcc" --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | sed -n 's/.*INCLUDES="-I\([^"]*\)".*/\1/p') \
+           "$(dirname "$(readlink -f "$nvcc")")/../include" "${CUDA_HOME:-/nonexistent}/include" \
+           /usr/local/cuda/include; do
+  if [[ -f "$dir/cuda_runtime_api.h" ]]; then
+    cuda_include="$(cd "$dir" && pwd)"
+    break
+  fi
+done
+if [[ -z "$cuda_include" ]]; then
+  echo "check_cuda_compiles: cuda_runtime_api.h not found next to $nvcc (set CUDA_HOME)" >&2
+  exit 1
+fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

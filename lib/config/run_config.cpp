@@ -86,6 +86,8 @@ const Field& run_config_schema() {
           number("eps", 1e-8, "AdamW epsilon", 0),
           number("weight_decay", 0.0, "decoupled weight decay, only on tensors of 2+ non-unit dims", 0),
           number("grad_clip", 1.0, "clip the global gradient norm to this (0: off)", 0),
+          number("vision_lr_scale", 1.0, "the CLIP tower's learning rate is the schedule's times this (with "
+                 "train.train_vision)", 0),
       }),
       object("checkpoint", "saving and keeping checkpoints", {
           string("output_dir", "", "run folder: checkpoints, train.log, metrics.jsonl"),
@@ -148,7 +150,7 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.train.dist_timeout_s = t.at("dist_timeout_s");
   const auto& o = j.at("optim");
   c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
-             o.at("eps"),     o.at("weight_decay"), o.at("grad_clip")};
+             o.at("eps"),     o.at("weight_decay"), o.at("grad_clip"), o.at("vision_lr_scale")};
   const auto& ck = j.at("checkpoint");
   c.checkpoint = {ck.at("output_dir"), ck.at("every_steps"), ck.at("keep_last")};
   c.log_every_steps = j.at("log").at("every_steps");

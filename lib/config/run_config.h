@@ -56,6 +56,7 @@ struct OptimConfig {
   double lr_init = 1e-3, lr_final = 1e-5;
   int64_t warmup_steps = 0;
   double beta1 = 0.9, beta2 = 0.99, eps = 1e-8, weight_decay = 0, grad_clip = 1.0;
+  double vision_lr_scale = 1.0;
 };
 
 struct CheckpointConfig {

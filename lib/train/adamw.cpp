@@ -19,6 +19,13 @@ AdamW::AdamW(const io::NamedTensors& params, AdamWOptions options) : params_(par
     exp_avg_.push_back(torch::zeros_like(master_.back()));
     exp_avg_sq_.push_back(torch::zeros_like(master_.back()));
     decay_.push_back(decays(p));
+    double scale = 1.0;
+    for (const auto& [prefix, factor] : options_.lr_scales)
+      if (name.rfind(prefix, 0) == 0) {
+        scale = factor;
+        break;
+      }
+    lr_scale_.push_back(scale);
   }
 }
 
@@ -31,13 +38,14 @@ void AdamW::step(double lr) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i].second;
     if (!p.grad().defined()) continue;  // no gradient reached it this step (e.g. unused)
+    const double lr_i = lr * lr_scale_[i];
     const auto g = p.grad().to(torch::kFloat32);
     auto& w = master_[i];
-    if (decay_[i] && options_.weight_decay > 0) w.mul_(1.0 - lr * options_.weight_decay);
+    if (decay_[i] && options_.weight_decay > 0) w.mul_(1.0 - lr_i * options_.weight_decay);
     exp_avg_[i].mul_(b1).add_(g, 1.0 - b1);
     exp_avg_sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
     const auto denom = (exp_avg_sq_[i] / bias2).sqrt_().add_(options_.eps);
-    w.addcdiv_(exp_avg_[i], denom, -lr / bias1);
+    w.addcdiv_(exp_avg_[i], denom, -lr_i / bias1);
     p.copy_(w);
   }
 }

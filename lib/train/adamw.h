@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/named_tensors.h"
@@ -16,6 +17,10 @@ struct AdamWOptions {
   double beta2 = 0.99;
   double eps = 1e-8;
   double weight_decay = 0.0;
+  // (name prefix, factor): a tensor whose name starts with the prefix steps with lr x factor (the
+  // first matching prefix wins; others use lr). A pretrained tower fine-tuned beside freshly
+  // initialised parts wants a smaller rate than they do.
+  std::vector<std::pair<std::string, double>> lr_scales;
 };
 
 // True for tensors that get weight decay: two or more dimensions larger than one.
@@ -42,6 +47,7 @@ class AdamW {
   io::NamedTensors params_;
   std::vector<torch::Tensor> master_, exp_avg_, exp_avg_sq_;
   std::vector<bool> decay_;
+  std::vector<double> lr_scale_;
   AdamWOptions options_;
   int64_t step_count_ = 0;
 };

@@ -151,7 +151,8 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     for (size_t i = 0; i < trained.size(); ++i)
       if (owners[i] == env.rank) owned.push_back(trained[i]);
   }
-  AdamW optimizer(owned, {config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay});
+  AdamW optimizer(owned, {config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay,
+                          {{"vit.", config.optim.vision_lr_scale}}});
   const std::string optimizer_file =
       cat("optimizer.rank", config.train.zero_stage == 1 ? env.rank : 0, ".safetensors");
   if (!resume_dir.empty()) {
