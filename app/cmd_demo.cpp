@@ -167,9 +167,9 @@ int cmd_demo(const std::vector<std::string>& argv) {
   // --- 7. loss curves --------------------------------------------------------------------------------
   const std::string plot1 = (out / "loss_stage1.png").string(), plot2 = (out / "loss_stage2.png").string();
   data::plot_loss_curve(data::read_loss_curve((out / "stage1" / "metrics.jsonl").string()),
-                        "stage 1 (projector, captions)", plot1);
+                        "stage 1 (captions)", plot1);
   data::plot_loss_curve(data::read_loss_curve((out / "stage2" / "metrics.jsonl").string()),
-                        "stage 2 (RWKV + projector, questions)", plot2);
+                        "stage 2 (questions)", plot2);
 
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const nlohmann::json summary = {
