@@ -1,6 +1,7 @@
 // Checkpoint I/O: safetensors and torch.save round trips, Python interoperability, hostile input,
 // name canonicalisation and loading into modules.
 #include "catch_compat.h"
+#include "run_command.h"
 #include "test_paths.h"
 
 #include "../app/commands.h"
@@ -10,7 +11,6 @@
 #include "io/tensor_file.h"
 #include "io/torch_file.h"
 
-#include <sys/wait.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -105,13 +105,6 @@ void write_raw_safetensors(const fs::path& path, const std::string& header, cons
   std::string bytes;
   for (int i = 0; i < 8; ++i, len >>= 8) bytes += static_cast<char>(len & 0xff);
   write_bytes(path, bytes + header + data);
-}
-
-// Runs a shell command and returns its exit code (-1 if it did not exit normally).
-int run_command(const std::string& command) {
-  const int status = std::system(command.c_str());
-  if (status == -1 || !WIFEXITED(status)) return -1;
-  return WEXITSTATUS(status);
 }
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
@@ -266,7 +259,7 @@ TEST_CASE("python reads what we write (torch.load and a json+struct safetensors 
   const auto command = quoted(python) + " " + quoted(interop_script()) + " check " +
                        quoted(dir.string()) + " format=pt";
   INFO(command);
-  REQUIRE(run_command(command) == 0);
+  REQUIRE(vrwkv::test::run_command(command) == 0);
 }
 
 TEST_CASE("we read what python's torch.save writes", "[io]") {
@@ -278,7 +271,7 @@ TEST_CASE("we read what python's torch.save writes", "[io]") {
   const auto command =
       quoted(python) + " " + quoted(interop_script()) + " write " + quoted(dir.string());
   INFO(command);
-  REQUIRE(run_command(command) == 0);
+  REQUIRE(vrwkv::test::run_command(command) == 0);
 
   const auto from_pth = vrwkv::io::read_torch_file((dir / "from_python.pth").string());
   const auto from_st = vrwkv::io::read_safetensors((dir / "from_python.safetensors").string());

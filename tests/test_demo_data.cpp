@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -17,6 +16,7 @@
 #include "demo_data.h"
 #include "llava_dataset.h"
 #include "loss_plot.h"
+#include "run_command.h"
 #include "test_paths.h"
 #include "text/conversation.h"
 #include "text/tokenizer.h"
@@ -193,7 +193,7 @@ TEST_CASE("visualrwkv demo --quick writes the report, the plots and an export", 
   const auto out = test::scratch_dir("demo_quick");
   const std::string command = std::string(VRWKV_BINARY) + " demo --quick --configs " + test::source_dir() +
                               "/configs/demo --out " + out.string() + " > " + (out / "stdout.txt").string() + " 2>&1";
-  REQUIRE(std::system(command.c_str()) == 0);
+  REQUIRE(test::run_command(command) == 0);
   const std::string printed = read_all((out / "stdout.txt").string());
   INFO(printed);
   for (const auto& type : data::demo_question_types()) CHECK(printed.find("\n" + type + " ") != std::string::npos);

@@ -11,7 +11,6 @@
 #include <random>
 #include <set>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +21,7 @@
 #include "train/checkpoint.h"
 #include "train/model_setup.h"
 #include "tensor_compare.h"
+#include "run_command.h"
 #include "test_paths.h"
 #include "tiny_model.h"
 #include "text/conversation.h"
@@ -65,11 +65,6 @@ fs::path make_dataset(int n) {
   std::ofstream(dir / "captions.json") << captions.dump(1);
   std::ofstream(dir / "questions.json") << questions.dump(1);
   return dir;
-}
-
-int run(const std::string& command) {
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string train_command(const fs::path& data, const std::string& stage, const fs::path& out,
@@ -132,7 +127,7 @@ TEST_CASE("stage 1 then stage 2 from its checkpoint: the loss falls in both, exp
   const auto data = make_dataset(32);
   const auto root = test::scratch_dir("train_stages");
   const auto s1 = root / "stage1", s2 = root / "stage2";
-  REQUIRE(run(train_command(data, "stage1", s1, "--set train.steps=24 --set log.every_steps=1") +
+  REQUIRE(test::run_command(train_command(data, "stage1", s1, "--set train.steps=24 --set log.every_steps=1") +
               " > " + (root / "s1.log").string() + " 2>&1") == 0);
   auto l1 = logged_losses(s1);
   REQUIRE(l1.size() == 24);
@@ -142,7 +137,7 @@ TEST_CASE("stage 1 then stage 2 from its checkpoint: the loss falls in both, exp
   const auto init_free = final_weights(s1);
   CHECK(fs::exists(s1 / "train.log"));
 
-  REQUIRE(run(train_command(data, "stage2", s2,
+  REQUIRE(test::run_command(train_command(data, "stage2", s2,
                             "--set train.steps=16 --set log.every_steps=1 --set init.checkpoint=" + s1.string()) +
               " > " + (root / "s2.log").string() + " 2>&1") == 0);
   auto l2 = logged_losses(s2);
@@ -158,14 +153,14 @@ TEST_CASE("stage 1 then stage 2 from its checkpoint: the loss falls in both, exp
 
   // Export, then PyTorch reads both .pth files with the expected names, shapes and values.
   const auto exported = root / "export";
-  REQUIRE(run(std::string(VRWKV_BINARY) + " export " + s2.string() + " " + exported.string() +
+  REQUIRE(test::run_command(std::string(VRWKV_BINARY) + " export " + s2.string() + " " + exported.string() +
               " --dtype fp32 --name tiny > " + (root / "export.log").string() + " 2>&1") == 0);
   for (const char* f : {"tiny_rwkv.pth", "tiny_visual.pth", "tiny.safetensors", "tiny.json"})
     CHECK(fs::exists(exported / f));
   const std::string python = test::python_with_torch();
   REQUIRE_FALSE(python.empty());
   const std::string checkpoint = nlohmann::json::parse(std::ifstream(s2 / "summary.json")).at("checkpoint");
-  REQUIRE(run(python + " " + test::source_dir() + "/tests/python/check_export.py " + exported.string() + " tiny " +
+  REQUIRE(test::run_command(python + " " + test::source_dir() + "/tests/python/check_export.py " + exported.string() + " tiny " +
               checkpoint + "/model.safetensors") == 0);
 }
 
@@ -173,12 +168,12 @@ TEST_CASE("resume is exact: N steps straight equal k steps, stop, resume", "[tra
   const auto data = make_dataset(24);
   const auto root = test::scratch_dir("train_resume");
   const std::string common = "--set train.steps=8 --set checkpoint.every_steps=3";
-  REQUIRE(run(train_command(data, "stage2", root / "straight", common) + " > " + (root / "a.log").string() +
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "straight", common) + " > " + (root / "a.log").string() +
               " 2>&1") == 0);
   // Preempted after 5 steps (exit code 3: stopped early), then resumed to the end.
-  REQUIRE(run(train_command(data, "stage2", root / "resumed", common + " --stop-after 5") + " > " +
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "resumed", common + " --stop-after 5") + " > " +
               (root / "b.log").string() + " 2>&1") == 3);
-  REQUIRE(run(train_command(data, "stage2", root / "resumed", common + " --resume") + " >> " +
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "resumed", common + " --resume") + " >> " +
               (root / "b.log").string() + " 2>&1") == 0);
   require_identical(final_weights(root / "straight"), final_weights(root / "resumed"));
   // The same batches: the logged losses agree step for step.
@@ -189,7 +184,7 @@ TEST_CASE("resume is exact: N steps straight equal k steps, stop, resume", "[tra
   for (const auto& e : fs::directory_iterator(root / "straight" / "checkpoints")) kept.insert(e.path().filename());
   CHECK(kept == std::set<std::string>{"step_00000006", "step_00000008"});
   // A resume whose config changes the run is refused unless forced.
-  CHECK(run(train_command(data, "stage2", root / "resumed", common + " --set optim.lr_init=0.5 --resume") + " > " +
+  CHECK(test::run_command(train_command(data, "stage2", root / "resumed", common + " --set optim.lr_init=0.5 --resume") + " > " +
             (root / "c.log").string() + " 2>&1") != 0);
   std::ifstream log(root / "c.log");
   const std::string text((std::istreambuf_iterator<char>(log)), {});
@@ -202,16 +197,16 @@ TEST_CASE("a kill during a checkpoint write leaves the last complete checkpoint,
   const auto root = test::scratch_dir("train_kill");
   const auto out = root / "run";
   const std::string common = "--set train.steps=6 --set checkpoint.every_steps=2 --set checkpoint.keep_last=5";
-  CHECK(run("VRWKV_FAULT_KILL_IN_CHECKPOINT=4 " + train_command(data, "stage2", out, common) + " > " +
+  CHECK(test::run_command("VRWKV_FAULT_KILL_IN_CHECKPOINT=4 " + train_command(data, "stage2", out, common) + " > " +
             (root / "a.log").string() + " 2>&1") == 128 + SIGKILL);
   // step 2 is complete; step 4 exists only as an unfinished .tmp folder
   CHECK(fs::exists(out / "checkpoints" / "step_00000002" / "trainer.json"));
   CHECK(fs::exists(out / "checkpoints" / "step_00000004.tmp"));
   CHECK_FALSE(fs::exists(out / "checkpoints" / "step_00000004"));
-  REQUIRE(run(train_command(data, "stage2", out, common + " --resume") + " > " + (root / "b.log").string() +
+  REQUIRE(test::run_command(train_command(data, "stage2", out, common + " --resume") + " > " + (root / "b.log").string() +
               " 2>&1") == 0);
   CHECK_FALSE(fs::exists(out / "checkpoints" / "step_00000004.tmp"));
-  REQUIRE(run(train_command(data, "stage2", root / "straight", common) + " > " + (root / "c.log").string() +
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "straight", common) + " > " + (root / "c.log").string() +
               " 2>&1") == 0);
   require_identical(final_weights(root / "straight"), final_weights(out));
 }
@@ -222,11 +217,11 @@ TEST_CASE("2 Gloo ranks with micro batch b (and 2 accumulated micro batches) rea
   const auto data = make_dataset(24);
   const auto root = test::scratch_dir("train_ddp");
   const std::string common = "--set train.steps=4 --set data.num_workers=1";
-  REQUIRE(run(train_command(data, "stage2", root / "single", common + " --set train.micro_batch_size=4") + " > " +
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "single", common + " --set train.micro_batch_size=4") + " > " +
               (root / "single.log").string() + " 2>&1") == 0);
   const auto single = final_weights(root / "single");
   // Gradient accumulation: 2 micro batches of 2 are one batch of 4.
-  REQUIRE(run(train_command(data, "stage2", root / "accumulated",
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "accumulated",
                             common + " --set train.micro_batch_size=2 --set train.grad_accumulation=2") +
               " > " + (root / "accumulated.log").string() + " 2>&1") == 0);
   CHECK(max_relative_difference(final_weights(root / "accumulated"), single) < 1e-5);
@@ -241,7 +236,7 @@ TEST_CASE("2 Gloo ranks with micro batch b (and 2 accumulated micro batches) rea
     const std::string script = "bash -c '" + env + "RANK=0 LOCAL_RANK=0 " + cmd + " > " + (root / "r0.log").string() +
                                " 2>&1 & p0=$!; " + env + "RANK=1 LOCAL_RANK=1 " + cmd + " > " +
                                (root / "r1.log").string() + " 2>&1 & p1=$!; wait $p0; a=$?; wait $p1; b=$?; exit $((a|b))'";
-    REQUIRE(run(script) == 0);
+    REQUIRE(test::run_command(script) == 0);
     const auto ddp = final_weights(out);
     const double diff = max_relative_difference(ddp, single);
     INFO("largest relative difference " << diff);
@@ -252,7 +247,7 @@ TEST_CASE("2 Gloo ranks with micro batch b (and 2 accumulated micro batches) rea
 TEST_CASE("bf16 training keeps float32 masters and optimizer state; frozen tensors get none", "[train]") {
   const auto data = make_dataset(16);
   const auto root = test::scratch_dir("train_bf16");
-  REQUIRE(run(train_command(data, "stage2", root / "run",
+  REQUIRE(test::run_command(train_command(data, "stage2", root / "run",
                             "--set train.steps=6 --set train.precision=bf16 --set log.every_steps=1") +
               " > " + (root / "log").string() + " 2>&1") == 0);
   const auto losses = logged_losses(root / "run");
@@ -286,13 +281,13 @@ TEST_CASE("SIGTERM (preemption) saves a checkpoint and exits cleanly; the run re
   const std::string script = "bash -c '" + cmd + " > " + (root / "log").string() + " 2>&1 & p=$!; " +
                              "for i in $(seq 600); do [ -s " + (out / "metrics.jsonl").string() +
                              " ] && break; sleep 0.1; done; kill -TERM $p; wait $p'";
-  CHECK(run(script) == 3);  // stopped early, cleanly
+  CHECK(test::run_command(script) == 3);  // stopped early, cleanly
   const auto summary = nlohmann::json::parse(std::ifstream(out / "summary.json"));
   CHECK(summary.at("stopped_early").get<bool>());
   const int64_t step = summary.at("final_step");
   CHECK(step >= 1);
   CHECK(fs::exists(out / "checkpoints" / train::checkpoint_name(step) / "trainer.json"));
-  REQUIRE(run(train_command(data, "stage2", out, "--set train.steps=" + std::to_string(step + 2) +
+  REQUIRE(test::run_command(train_command(data, "stage2", out, "--set train.steps=" + std::to_string(step + 2) +
                                                       " --set checkpoint.every_steps=1000 --resume --force") +
               " >> " + (root / "log").string() + " 2>&1") == 0);
   CHECK(nlohmann::json::parse(std::ifstream(out / "summary.json")).at("final_step").get<int64_t>() == step + 2);

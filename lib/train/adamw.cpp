@@ -12,6 +12,17 @@ bool decays(const torch::Tensor& t) {
   return big >= 2;
 }
 
+namespace {
+
+// The factor of the first prefix that `name` starts with; 1 when none does.
+double lr_scale_of(const std::string& name, const std::vector<std::pair<std::string, double>>& scales) {
+  for (const auto& [prefix, factor] : scales)
+    if (name.rfind(prefix, 0) == 0) return factor;
+  return 1.0;
+}
+
+}  // namespace
+
 AdamW::AdamW(const io::NamedTensors& params, AdamWOptions options) : params_(params), options_(options) {
   torch::NoGradGuard no_grad;
   for (const auto& [name, p] : params_) {
@@ -19,13 +30,7 @@ AdamW::AdamW(const io::NamedTensors& params, AdamWOptions options) : params_(par
     exp_avg_.push_back(torch::zeros_like(master_.back()));
     exp_avg_sq_.push_back(torch::zeros_like(master_.back()));
     decay_.push_back(decays(p));
-    double scale = 1.0;
-    for (const auto& [prefix, factor] : options_.lr_scales)
-      if (name.rfind(prefix, 0) == 0) {
-        scale = factor;
-        break;
-      }
-    lr_scale_.push_back(scale);
+    lr_scale_.push_back(lr_scale_of(name, options_.lr_scales));
   }
 }
 
