@@ -15,7 +15,8 @@
 #include "commands.h"
 #include "config/run_config.h"
 #include "demo_data.h"
-#include "image_loader.h"
+#include "image_source.h"
+#include "llava_batch_source.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
 #include "loss_plot.h"
@@ -103,11 +104,11 @@ int cmd_demo(const std::vector<std::string>& argv) {
   if (quick) quick1 = {"train.steps=10"}, quick2 = {"train.steps=30"};
   const auto config1 = stage_config(configs / "stage1.json", data, tokenizer_path, vocab_size, out / "stage1", quick1);
   std::printf("[demo] stage 1: %lld steps\n", (long long)config1.train.steps);
-  const auto summary1 = train::run_training(config1, {});
+  const auto summary1 = train::run_training(config1, {}, data::make_llava_batch_source);
   quick2.push_back("init.checkpoint=" + (out / "stage1").string());
   const auto config2 = stage_config(configs / "stage2.json", data, tokenizer_path, vocab_size, out / "stage2", quick2);
   std::printf("[demo] stage 2: %lld steps\n", (long long)config2.train.steps);
-  const auto summary2 = train::run_training(config2, {});
+  const auto summary2 = train::run_training(config2, {}, data::make_llava_batch_source);
 
   // --- 4. export -------------------------------------------------------------------------------
   const auto exported = train::export_checkpoint(train::resolve_checkpoint((out / "stage2").string()),

@@ -14,7 +14,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "config/run_config.h"
-#include "image_loader.h"
+#include "image_source.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
 #include "model/generate.h"

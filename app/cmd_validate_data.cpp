@@ -13,7 +13,7 @@
 #include "cli_args.h"
 #include "commands.h"
 #include "config/run_config.h"
-#include "image_loader.h"
+#include "image_source.h"
 #include "llava_dataset.h"
 #include "sample_builder.h"
 #include "text/tokenizer.h"

@@ -17,7 +17,7 @@
 
 #include "batch_loader.h"
 #include "config/run_config.h"
-#include "image_loader.h"
+#include "image_source.h"
 #include "llava_dataset.h"
 #include "text/tokenizer.h"
 

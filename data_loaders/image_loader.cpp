@@ -1,16 +1,18 @@
-#include "image_loader.h"
+#include <filesystem>
 
 #include "clip_preprocess.h"
+#include "image_source.h"
 
 namespace vrwkv::data {
 
-ImageLoader make_image_loader(const ImageConfig& config) {
+ImageLoader make_image_decoder(const ImageConfig& config) {
   ImageTransform t;
   t.size = static_cast<int>(config.size);
   t.mean = config.mean;
   t.std = config.std;
   t.aspect = config.aspect == "pad" ? ImageTransform::Aspect::kPad : ImageTransform::Aspect::kCrop;
   return [t](const std::string& path) {
+    if (!std::filesystem::exists(path)) throw text::SampleError("missing_image", cat("image file not found: ", path));
     try {
       return load_and_preprocess(path, t);
     } catch (const Error& e) {

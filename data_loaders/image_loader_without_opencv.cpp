@@ -1,10 +1,14 @@
-// Builds without OpenCV (the GPU lab) have no image decoder: asking for one is a clear error.
-#include "image_loader.h"
+// Builds without OpenCV (the GPU lab) have no image decoder. Text-only samples and synthetic
+// pictures train as usual; the first image file asked for stops the job with this error.
+#include "image_source.h"
 
 namespace vrwkv::data {
 
-ImageLoader make_image_loader(const ImageConfig&) {
-  throw Error("this build has no image decoder (OpenCV was not found at configure time)");
+ImageLoader make_image_decoder(const ImageConfig&) {
+  return [](const std::string& path) -> torch::Tensor {
+    throw Error(cat("cannot read ", path, ": this build has no image decoder (it was configured without OpenCV); ",
+                    "use a build with OpenCV, or set data.image.synthetic=true to train on synthetic pictures"));
+  };
 }
 
 }  // namespace vrwkv::data

@@ -57,7 +57,7 @@ Sample SampleBuilder::build(size_t index) const {
   Sample out{conversation.id, std::move(rendered.input_ids), std::move(rendered.labels), {}};
   if (conversation.has_image()) {
     const auto path = (std::filesystem::path(config_.image_folder) / conversation.image).string();
-    if (!std::filesystem::exists(path))
+    if (!config_.image.synthetic && !std::filesystem::exists(path))
       throw text::SampleError("missing_image", cat("sample ", out.id, ": image file not found: ", path));
     out.image = load_image_(path);
   }

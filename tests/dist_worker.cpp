@@ -100,11 +100,11 @@ void collectives(Communicator& comm, json& out) {
   comm.barrier();
 }
 
-// A small model with a float64 parameter (its own bucket dtype), one used only by the first
-// micro-batch and one never used.
+// A small model with a float64 parameter (its own bucket dtype), a bf16 one (accumulated and
+// reduced in float32 with the float32 ones), one used only by the first micro-batch and one never used.
 struct Net : torch::nn::Module {
   torch::nn::Linear l1{nullptr}, l2{nullptr}, l3{nullptr};
-  torch::Tensor scale, first_only, unused;
+  torch::Tensor scale, first_only, unused, bias16;
   Net() {
     l1 = register_module("l1", torch::nn::Linear(4, 8));
     l2 = register_module("l2", torch::nn::Linear(8, 8));
@@ -112,10 +112,11 @@ struct Net : torch::nn::Module {
     scale = register_parameter("scale", torch::linspace(0.5, 1.5, 3, torch::kFloat64));
     first_only = register_parameter("first_only", torch::zeros({3}));
     unused = register_parameter("unused", torch::zeros({2, 2}));
+    bias16 = register_parameter("bias16", torch::full({3}, 0.1).to(torch::kBFloat16));
   }
   torch::Tensor forward(const torch::Tensor& x, bool first) {
     auto h = torch::tanh(l2(torch::tanh(l1(x))));
-    auto y = l3(h) * scale.to(torch::kFloat32);
+    auto y = l3(h) * scale.to(torch::kFloat32) + bias16.to(torch::kFloat32);
     return first ? y + first_only : y;
   }
 };
@@ -134,16 +135,6 @@ torch::Tensor micro_loss(Net& net, int step, int rank, int micro) {
   return torch::mse_loss(net.forward(x, micro == 0), target);
 }
 
-// Step 0 starts from undefined grads, step 1 from zeroed (defined) ones.
-void clear_grads(Net& net, int step) {
-  for (auto& p : net.parameters()) {
-    if (step == 0)
-      p.mutable_grad() = torch::Tensor();
-    else if (p.grad().defined())
-      p.mutable_grad().zero_();
-  }
-}
-
 void gradsync(Communicator& comm, const std::shared_ptr<Communicator>& shared, json& out) {
   const int rank = comm.rank(), world = comm.world_size();
   bool ok = true;
@@ -157,29 +148,37 @@ void gradsync(Communicator& comm, const std::shared_ptr<Communicator>& shared, j
     json config;
     config["buckets"] = sync.buckets();
     for (int step = 0; step < 2; ++step) {
-      clear_grads(net, step);
-      clear_grads(reference, step);
+      sync.begin_step();
       micro_loss(net, step, rank, 0).backward();  // accumulates locally
+      sync.after_backward();
       sync.arm();
       micro_loss(net, step, rank, 1).backward();
+      sync.after_backward();
       sync.finish();
       ok = ok && !sync.armed();
-      // The single-process answer: every rank's micro-batches accumulated, divided by world size.
+      // The single-process answer: every rank's micro-batch gradients summed in float64, divided by
+      // the world size. A bf16 running sum would miss it by bf16 rounding (~1e-3).
+      std::vector<torch::Tensor> ref_tensors;
+      for (const auto& [name, p] : ref_params) ref_tensors.push_back(p);
+      std::vector<torch::Tensor> expected(params.size());
       for (int r = 0; r < world; ++r)
-        for (int micro = 0; micro < 2; ++micro) micro_loss(reference, step, r, micro).backward();
+        for (int micro = 0; micro < 2; ++micro) {
+          const auto g = torch::autograd::grad({micro_loss(reference, step, r, micro)}, ref_tensors, {},
+                                               /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+          for (size_t i = 0; i < g.size(); ++i)
+            if (g[i].defined()) expected[i] = expected[i].defined() ? expected[i] + g[i].to(torch::kFloat64)
+                                                                    : g[i].to(torch::kFloat64);
+        }
       double max_diff = 0;
       json grads;
       for (size_t i = 0; i < params.size(); ++i) {
-        const auto& grad = params[i].second.grad();
-        if (!grad.defined()) {
-          ok = false;
-          continue;
-        }
-        auto expected = ref_params[i].second.grad();
-        expected = expected.defined() ? expected / world : torch::zeros_like(grad);
-        max_diff = std::max(max_diff, (grad.to(torch::kFloat64) - expected.to(torch::kFloat64)).abs().max().item<double>());
+        const auto& param = params[i].second;
+        const auto& grad = sync.gradients()[i];
+        ok = ok && !param.grad().defined();  // after_backward dropped autograd's copy
+        const auto want = expected[i].defined() ? expected[i] / world : torch::zeros_like(grad, torch::kFloat64);
+        max_diff = std::max(max_diff, (grad.to(torch::kFloat64) - want).abs().max().item<double>());
         grads[params[i].first] = values_of(grad);
-        ok = ok && grad.scalar_type() == params[i].second.scalar_type();
+        ok = ok && grad.scalar_type() == vrwkv::dist::accumulation_type(param.scalar_type());
       }
       config["steps"].push_back({{"max_abs_diff", max_diff}, {"grads", grads}});
     }

@@ -10,7 +10,7 @@
 #include "batch_loader.h"
 #include "catch_compat.h"
 #include "config/run_config.h"
-#include "image_loader.h"
+#include "image_source.h"
 #include "json_scan.h"
 #include "llava_dataset.h"
 #include "test_paths.h"

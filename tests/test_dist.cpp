@@ -12,6 +12,8 @@
 
 #include <torch/torch.h>
 
+#include "base/build_config.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -89,7 +91,7 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-#ifdef USE_C10D_GLOO  // the multi-process helpers (see below)
+#if VRWKV_WITH_GLOO  // the multi-process helpers (see below)
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream os;
@@ -218,7 +220,7 @@ void check_values(const json& actual, size_t k, int64_t numel, const std::functi
   }
 }
 
-#endif  // USE_C10D_GLOO
+#endif  // VRWKV_WITH_GLOO
 
 }  // namespace
 
@@ -344,21 +346,45 @@ TEST_CASE("a one-process communicator does no networking and changes nothing", "
   CHECK(comm->all_gather_strings("abc") == std::vector<std::string>{"abc"});
   REQUIRE_THROWS_WITH(comm->broadcast(tensors, 1), contains("rank 1"));
 
-  // GradientSync leaves the locally accumulated .grad exactly as it is.
+  // GradientSync at world size 1: the micro batches' gradients summed in float32, even for bf16.
   torch::manual_seed(3);
   torch::nn::Linear layer(3, 2);
+  layer->to(torch::kBFloat16);
   vrwkv::io::NamedTensors params;
   for (const auto& item : layer->named_parameters()) params.emplace_back(item.key(), item.value());
   vrwkv::dist::GradientSync sync(comm, params);
-  CHECK(sync.buckets().empty());
-  layer->forward(torch::randn({4, 3})).sum().backward();
-  sync.arm();
-  layer->forward(torch::randn({4, 3})).pow(2).sum().backward();
-  auto grad = layer->weight.grad();
-  auto expected = grad.clone();
+  CHECK(sync.bucket_dtypes() == std::vector<torch::ScalarType>{torch::kFloat32});
+  // 1 + 3 x 2^-9: each addend is exact in bf16, the sum is not (bf16 keeps 8 bits), float32 keeps it.
+  const std::vector<double> scales{1.0, 1.0 / 512, 1.0 / 512, 1.0 / 512};
+  sync.begin_step();
+  for (size_t micro = 0; micro < scales.size(); ++micro) {
+    if (micro + 1 == scales.size()) sync.arm();
+    (layer->weight.sum() * scales[micro]).backward();
+    sync.after_backward();
+    CHECK_FALSE(layer->weight.grad().defined());
+  }
   sync.finish();
-  CHECK(layer->weight.grad().data_ptr() == grad.data_ptr());
-  CHECK(torch::equal(layer->weight.grad(), expected));
+  const auto& g = sync.gradients()[0];
+  CHECK(g.scalar_type() == torch::kFloat32);
+  CHECK(g.sizes() == layer->weight.sizes());
+  CHECK(torch::all(g == float(1.0 + 3.0 / 512)).item<bool>());
+  CHECK(float(1.0 + 3.0 / 512) != float(c10::BFloat16(1.0 + 3.0 / 512)));  // what bf16 would have kept
+  CHECK(torch::all(sync.gradients()[1] == 0).item<bool>());                // the bias got no gradient
+  // begin_step starts the next step from zero.
+  sync.begin_step();
+  CHECK(torch::all(sync.gradients()[0] == 0).item<bool>());
+}
+
+TEST_CASE("the communicator's device rules: tensors on its device; host numbers travel through it", "[dist]") {
+  // A CUDA communicator of one process touches no GPU, so its rules can be checked on any machine.
+  vrwkv::dist::DistEnv env;
+  auto comm = vrwkv::dist::Communicator::create(env, torch::Device(torch::kCUDA, 0), std::chrono::milliseconds(1000));
+  CHECK(comm->device() == torch::Device(torch::kCUDA, 0));
+  std::vector<torch::Tensor> host{torch::ones({2})};
+  REQUIRE_THROWS_WITH(comm->all_reduce_sum(host), contains("is on cpu, the communicator on cuda:0"));
+  REQUIRE_THROWS_WITH(comm->broadcast(host, 0), contains("is on cpu, the communicator on cuda:0"));
+  // What the trainer reduces every step (loss, tokens, samples, stop): host numbers, accepted.
+  CHECK(comm->all_reduce_sum(std::vector<double>{1.5, 2, 3, 0}) == std::vector<double>{1.5, 2, 3, 0});
 }
 
 TEST_CASE("a rendezvous nobody else joins fails within the timeout", "[dist]") {
@@ -420,7 +446,7 @@ TEST_CASE("partition_owners balances whole tensors deterministically", "[dist]")
 }
 
 // The worker processes run on CPU, which needs Gloo (absent from the GPU lab's libtorch).
-#ifdef USE_C10D_GLOO
+#if VRWKV_WITH_GLOO
 
 TEST_CASE("broadcast and all_reduce_sum across 2 and 3 ranks give exact values", "[dist]") {
   const auto specs = pat::collective_specs();
@@ -563,4 +589,4 @@ TEST_CASE("a rank that stops responding makes the others fail at the timeout", "
   CHECK(seconds < 40);
 }
 
-#endif  // USE_C10D_GLOO
+#endif  // VRWKV_WITH_GLOO

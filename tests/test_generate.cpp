@@ -145,6 +145,23 @@ TEST_CASE("wkv6 with state: the plain kernel's y, the state of the recurrence, c
     CHECK(relative_error(s, state) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
     CHECK(relative_error(vrwkv::wkv6_final_state_ops(in.k, in.v, in.w, 8), state) <=
           (type == torch::kFloat64 ? 1e-12 : 1e-5));
+    // Several steps from a non-zero state with the operator plus the state's decayed share.
+    auto s_ops = s1.clone();
+    const auto y_ops = vrwkv::wkv6_from_state_ops(b.r, b.k, b.v, b.w, b.u, s_ops);
+    CHECK(relative_error(y_ops, y2) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
+    CHECK(relative_error(s_ops, s2) <= (type == torch::kFloat64 ? 1e-12 : 1e-5));
+  }
+  {
+    // Strong decay (w in [0, 2]: each step keeps as little as exp(-e^2) = 6e-4 of the state), checked
+    // element by element: nothing overflows, and the state's share vanishes as it should.
+    auto in = random_wkv(2, 30, 2, 8, torch::kFloat64, 9);
+    in.w = torch::rand_like(in.w) * 2.0;
+    auto state0 = torch::randn({2, 2, 8, 8}, torch::kFloat64);
+    const auto [y_ref, s_ref] = vrwkv::wkv6_forward_with_state(in.r, in.k, in.v, in.w, in.u, state0);
+    auto s_ops = state0.clone();
+    const auto y_ops = vrwkv::wkv6_from_state_ops(in.r, in.k, in.v, in.w, in.u, s_ops);
+    CHECK(torch::allclose(y_ops, y_ref, 1e-10, 1e-12));
+    CHECK(torch::allclose(s_ops, s_ref, 1e-10, 1e-12));
   }
   const auto bad = random_wkv(1, 3, 2, 4, torch::kFloat32, 1);
   CHECK_THROWS_AS(vrwkv::wkv6_forward_with_state(bad.r, bad.k, bad.v, bad.w, bad.u, torch::zeros({1, 2, 4, 3})),

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/build_config.h"
 #include "catch_compat.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
@@ -39,7 +40,8 @@ torch::Tensor expect(const vrwkv::io::NamedTensors& tensors, const std::string& 
   return t;
 }
 
-void check_parity_with_weights(const std::string& weights_file) {
+// On `device` (the GPU check runs it on CUDA); results are compared on the CPU.
+void check_parity_with_weights(const std::string& weights_file, torch::Device device = torch::kCPU) {
   const std::string dir = fixture_dir();
   const auto meta = read_json(dir + "/model.json");
   const auto config = vrwkv::model_config_from_json(meta, dir + "/model.json");
@@ -60,20 +62,21 @@ void check_parity_with_weights(const std::string& weights_file) {
   const auto x = vrwkv::io::load_tensors(dir + "/expected.safetensors");
   const auto input_ids = expect(x, "input_ids"), labels = expect(x, "labels");
   for (auto& p : model->vit->parameters()) p.requires_grad_(false);  // frozen, as in the fixture
+  model->to(device);
 
   // Vision tower, pooling, projector. Samples without a placeholder get zeroed features.
-  const auto features = model->encode_images(expect(x, "images"));
+  const auto features = model->encode_images(expect(x, "images").to(device)).cpu();
   const auto has_image = (input_ids == vrwkv::kImagePlaceholder).any(1);
   const auto shown = features * has_image.view({-1, 1, 1}).to(features.dtype());
   CHECK(features.size(1) == meta.at("image_feature_count").get<int64_t>());
   CHECK(relative_error(shown, expect(x, "image_features")) < kLogitsTol);
 
   // The assembled sequence.
-  const auto embedded = model->embed(input_ids, labels, features, /*ctx_len=*/0);
+  const auto embedded = model->embed(input_ids, labels, features.to(device), /*ctx_len=*/0);
   CHECK(embedded.layout.img_start == meta.at("img_start").get<int64_t>());
   CHECK(embedded.layout.img_end == meta.at("img_end").get<int64_t>());
   CHECK(torch::equal(embedded.layout.labels, expect(x, "embed_labels")));
-  CHECK(relative_error(embedded.embeds, expect(x, "embeds")) < kLogitsTol);
+  CHECK(relative_error(embedded.embeds.cpu(), expect(x, "embeds")) < kLogitsTol);
 
   // Logits in each scan mode.
   const auto& L = embedded.layout;
@@ -82,12 +85,12 @@ void check_parity_with_weights(const std::string& weights_file) {
     torch::NoGradGuard no_grad;
     const auto logits =
         model->forward_embeds(embedded.embeds, vrwkv::scan_mode_from_string(mode), L.img_start, L.img_end);
-    CHECK(relative_error(logits, expect(x, std::string("logits_") + mode)) < kLogitsTol);
+    CHECK(relative_error(logits.cpu(), expect(x, std::string("logits_") + mode)) < kLogitsTol);
   }
 
   // Loss (bi) with L2Wrap, and the gradients of seven parameters.
   const auto logits = model->forward_embeds(embedded.embeds, vrwkv::ScanMode::kBi, L.img_start, L.img_end);
-  const auto loss = vrwkv::training_loss(logits, L.labels);
+  const auto loss = vrwkv::training_loss(logits, L.labels.to(device));
   const double ref_loss = expect(x, "loss_bi").item<double>();
   CHECK(std::abs(loss.item<double>() - ref_loss) <= kLossTol * std::abs(ref_loss));
   loss.backward();
@@ -98,7 +101,7 @@ void check_parity_with_weights(const std::string& weights_file) {
     INFO("gradient of " << name);
     REQUIRE(params.contains(name));
     REQUIRE(params[name].grad().defined());
-    CHECK(relative_error(params[name].grad(), expected_grad) < kGradTol);
+    CHECK(relative_error(params[name].grad().cpu(), expected_grad) < kGradTol);
     ++checked;
   }
   CHECK(checked >= 7);
@@ -113,3 +116,14 @@ TEST_CASE("model parity with the original, weights from model.pth", "[parity]") 
 TEST_CASE("model parity with the original, weights from model.safetensors", "[parity]") {
   check_parity_with_weights("model.safetensors");
 }
+
+#if VRWKV_WITH_CUDA
+// Run by `make gpu-check` on a GPU (not by CTest): the same fixtures and tolerances on CUDA in float32.
+TEST_CASE("model parity with the original on CUDA in float32", "[cuda]") {
+  REQUIRE(torch::cuda::is_available());
+  // Plain float32 arithmetic: cuDNN's TF32 convolutions (on by default) would miss 1e-4 by design.
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  check_parity_with_weights("model.safetensors", torch::Device(torch::kCUDA, 0));
+}
+#endif

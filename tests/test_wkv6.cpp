@@ -102,3 +102,29 @@ TEST_CASE("wkv6 rejects mismatched shapes", "[wkv6]") {
                     vrwkv::test::contains("does not match C"));
   CHECK_THROWS(vrwkv::wkv6(in.r, in.k.narrow(1, 0, 2), in.v, in.w, in.u));
 }
+
+TEST_CASE("heads zero-padded to the CUDA kernel's size give the same outputs and gradients", "[wkv6]") {
+  // What the CUDA path does for head sizes below 64 (the demo's 32), checked with the CPU kernel.
+  for (int64_t N : {32, 16}) {
+    INFO("head size " << N);
+    const int64_t P = vrwkv::kWkv6KernelHeadSize;
+    const auto in = random_inputs(2, 40, 3, N, torch::kFloat64, 500 + N);
+    auto pad = [&](const torch::Tensor& t) { return vrwkv::pad_heads(t, N, P); };
+    auto unpad = [&](const torch::Tensor& t) { return vrwkv::unpad_heads(t, N, P); };
+    CHECK(pad(in.r).size(2) == 3 * P);
+    CHECK(torch::equal(unpad(pad(in.r)), in.r));
+    const auto y = vrwkv::wkv6_forward_cpu(in.r, in.k, in.v, in.w, in.u);
+    const auto y_padded = vrwkv::wkv6_forward_cpu(pad(in.r), pad(in.k), pad(in.v), pad(in.w), pad(in.u));
+    CHECK(relative_error(unpad(y_padded), y) < 1e-14);
+    // The padded channels' own outputs are zero (v = 0 there) and dropped.
+    CHECK(relative_error(pad(unpad(y_padded)), y_padded) < 1e-14);
+    const auto dy = torch::randn_like(in.r);
+    const auto g = vrwkv::wkv6_backward_cpu(in.r, in.k, in.v, in.w, in.u, dy);
+    const auto gp = vrwkv::wkv6_backward_cpu(pad(in.r), pad(in.k), pad(in.v), pad(in.w), pad(in.u), pad(dy));
+    for (size_t i = 0; i < g.size(); ++i) {
+      INFO("gradient " << i);
+      CHECK(relative_error(unpad(gp[i]), g[i]) < 1e-12);
+    }
+  }
+  REQUIRE_THROWS_WITH(vrwkv::pad_heads(torch::zeros({2, 5, 48}), 32, 64), vrwkv::test::contains("not a multiple of head size 32"));
+}

@@ -1,13 +1,15 @@
 #include "base/device_memory.h"
 
-#ifdef VRWKV_WITH_CUDA
+#include "base/build_config.h"
+
+#if VRWKV_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
 
 namespace vrwkv {
 
-#ifdef VRWKV_WITH_CUDA
+#if VRWKV_WITH_CUDA
 int64_t cuda_peak_allocated_bytes() {
   using namespace c10::cuda::CUDACachingAllocator;
   const auto stats = getDeviceStats(c10::cuda::current_device());

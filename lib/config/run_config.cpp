@@ -52,6 +52,8 @@ const Field& run_config_schema() {
               number_list("std", nlohmann::json::array({0.26862954, 0.26130258, 0.27577711}), 3, "per-channel std"),
               string("aspect", "crop", "crop: resize the short side then center crop; pad: first pad to a square "
                      "with the mean colour (LLaVA-1.5)", {"crop", "pad"}),
+              boolean("synthetic", false, "read no image files: each image is a fixed pseudo-random picture "
+                      "drawn from its path (benchmarks, GPU checks and builds without an image decoder)"),
           }),
       }),
       object("init", "where the weights come from (later sources override earlier ones; absent: random init)", {
@@ -126,6 +128,7 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
     c.data.image.std[i] = img.at("std")[i].get<float>();
   }
   c.data.image.aspect = img.at("aspect");
+  c.data.image.synthetic = img.at("synthetic");
   c.seed = j.at("seed");
   const auto& in = j.at("init");
   c.init = {in.at("rwkv"), in.at("vision"), in.at("checkpoint")};

@@ -23,6 +23,7 @@ struct ImageConfig {
   int64_t size = 336;
   std::array<float, 3> mean{}, std{};
   std::string aspect;  // "crop" | "pad"
+  bool synthetic = false;  // no files read: a picture drawn from each path (synthetic_images.h)
 };
 
 struct DataConfig {

@@ -11,16 +11,17 @@
 #include <string>
 
 #include "base/torch_compat.h"
+#include "base/build_config.h"
 
 #if VRWKV_TORCH_AT_LEAST(2, 0)
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #else
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #endif
-#ifdef USE_C10D_GLOO
+#if VRWKV_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
-#ifdef USE_C10D_NCCL
+#if VRWKV_WITH_NCCL
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -50,7 +51,7 @@ inline c10d::TCPStoreOptions tcp_store_options(int port, bool is_server, int wor
   return opts;
 }
 
-#ifdef USE_C10D_NCCL
+#if VRWKV_WITH_NCCL
 // Without blocking wait, a NCCL timeout is handled by the watchdog thread, which tears the process
 // down; with it, Work::wait throws (and the watchdog stands back), so we can report the error.
 // The variable was renamed in 2.2; it is read when the process group is constructed.

@@ -210,7 +210,9 @@ std::shared_ptr<Communicator> Communicator::create(const DistEnv& env, torch::De
               device.str());
   if (device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, env.local_rank);
   std::shared_ptr<Communicator> comm(new Communicator(env.rank, env.world_size, device, timeout));
-  if (env.world_size == 1) return comm;  // nothing to talk to: every collective is the identity
+  // Nothing to talk to: every collective is the identity. A torchrun launch of one rank still gets
+  // its process group, as PyTorch's would (and the GPU check exercises NCCL that way).
+  if (env.world_size == 1 && env.launcher != "torchrun") return comm;
 
   auto impl = std::make_unique<Impl>();
   impl->shared->rank = env.rank;
@@ -247,7 +249,7 @@ std::shared_ptr<Communicator> Communicator::create(const DistEnv& env, torch::De
 
   try {
     if (device.is_cpu()) {
-#ifdef USE_C10D_GLOO
+#if VRWKV_WITH_GLOO
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       // GLOO_SOCKET_IFNAME picks the interface as in PyTorch; a loopback master means one machine.
       const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
@@ -264,7 +266,7 @@ std::shared_ptr<Communicator> Communicator::create(const DistEnv& env, torch::De
       throw Error("this libtorch has no Gloo (USE_C10D_GLOO): distributed CPU training is unavailable");
 #endif
     } else {
-#ifdef USE_C10D_NCCL
+#if VRWKV_WITH_NCCL
       compat::prefer_blocking_nccl_wait();
       c10::cuda::set_device(device.index());
       auto options = c10d::ProcessGroupNCCL::Options::create();
@@ -384,6 +386,15 @@ void Communicator::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
     }
   }
   for (auto& handle : handles) handle.wait();
+}
+
+std::vector<double> Communicator::all_reduce_sum(const std::vector<double>& values) {
+  if (!impl_ || values.empty()) return values;
+  std::vector<torch::Tensor> t{
+      torch::tensor(values, torch::kFloat64).to(device_)};
+  all_reduce_sum(t);
+  const auto host = t[0].cpu();
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
 CollectiveHandle Communicator::all_reduce_sum_async(const torch::Tensor& tensor) {

@@ -30,7 +30,8 @@ class CollectiveHandle {
 
 class Communicator {
  public:
-  // world_size 1: no store, no process group. Otherwise rank 0 hosts a TCPStore at
+  // world_size 1: no store, no process group, unless torchrun started this one rank (its backend is
+  // then exercised as PyTorch's would be). Otherwise rank 0 hosts a TCPStore at
   // env.master_addr:env.master_port, every rank connects (waiting up to `timeout` for the others)
   // and a Gloo (device CPU) or NCCL (device CUDA) process group is made; `timeout` also bounds
   // every collective.
@@ -53,6 +54,9 @@ class Communicator {
   // In place: every rank ends with the element-wise sum over ranks (one flat buffer per dtype;
   // bfloat16 is summed in float32 on Gloo, which has no bfloat16 arithmetic).
   void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  // The sums over ranks of a few host numbers (step statistics): they travel in a tensor on
+  // device(), as the backend requires (NCCL reduces CUDA tensors only), and come back to the host.
+  std::vector<double> all_reduce_sum(const std::vector<double>& values);
   // Starts summing one contiguous tensor in place; wait on the handle before reading it.
   CollectiveHandle all_reduce_sum_async(const torch::Tensor& tensor);
   // Every rank's string, indexed by rank (any bytes; sizes may differ between ranks). Goes through

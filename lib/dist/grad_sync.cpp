@@ -7,6 +7,10 @@
 
 namespace vrwkv::dist {
 
+torch::ScalarType accumulation_type(torch::ScalarType param_type) {
+  return param_type == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+
 GradientSync::GradientSync(std::shared_ptr<Communicator> comm, const io::NamedTensors& trainable_params,
                            size_t bucket_bytes)
     : comm_(std::move(comm)), params_(trainable_params) {
@@ -14,19 +18,21 @@ GradientSync::GradientSync(std::shared_ptr<Communicator> comm, const io::NamedTe
   for (const auto& [name, param] : params_) {
     VRWKV_CHECK(param.defined(), "GradientSync: parameter '", name, "' is undefined");
     VRWKV_CHECK(param.requires_grad(), "GradientSync: parameter '", name, "' does not require grad");
+    VRWKV_CHECK(param.is_floating_point(), "GradientSync: parameter '", name, "' is ", param.scalar_type(),
+                ", not a floating type");
   }
-  if (comm_->world_size() == 1) return;  // nothing to average: no buckets, no hooks
 
   // Reverse order, one open bucket per (dtype, device); a full bucket is closed and a new one opened.
   slots_.resize(params_.size());
   std::map<std::pair<int, std::string>, size_t> open;
-  std::vector<int64_t> numels;
+  std::vector<int64_t> numels, offsets(params_.size());
   for (size_t i = params_.size(); i-- > 0;) {
     const auto& param = params_[i].second;
-    const auto key = std::make_pair(static_cast<int>(param.scalar_type()), param.device().str());
-    const int64_t bytes = param.numel() * static_cast<int64_t>(param.element_size());
+    const auto dtype = accumulation_type(param.scalar_type());
+    const auto key = std::make_pair(static_cast<int>(dtype), param.device().str());
+    const int64_t bytes = param.numel() * static_cast<int64_t>(c10::elementSize(dtype));
     auto it = open.find(key);
-    if (it != open.end() && buckets_[it->second].bytes + bytes > static_cast<int64_t>(bucket_bytes)) {
+    if (it != open.end() && numels[it->second] * int64_t(c10::elementSize(dtype)) + bytes > int64_t(bucket_bytes)) {
       open.erase(it);
       it = open.end();
     }
@@ -35,19 +41,20 @@ GradientSync::GradientSync(std::shared_ptr<Communicator> comm, const io::NamedTe
       numels.push_back(0);
       it = open.emplace(key, buckets_.size() - 1).first;
     }
-    Bucket& bucket = buckets_[it->second];
     slots_[i].bucket = it->second;
-    slots_[i].offset = numels[it->second];
+    offsets[i] = numels[it->second];
     numels[it->second] += param.numel();
-    bucket.params.push_back(i);
-    bucket.bytes += bytes;
+    buckets_[it->second].params.push_back(i);
   }
   for (size_t b = 0; b < buckets_.size(); ++b) {
     const auto& first = params_[buckets_[b].params.front()].second;
-    buckets_[b].buffer =
-        torch::zeros({numels[b]}, torch::TensorOptions().dtype(first.scalar_type()).device(first.device()));
+    buckets_[b].buffer = torch::zeros(
+        {numels[b]}, torch::TensorOptions().dtype(accumulation_type(first.scalar_type())).device(first.device()));
   }
-
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& param = params_[i].second;
+    grads_.push_back(buckets_[slots_[i].bucket].buffer.narrow(0, offsets[i], param.numel()).view(param.sizes()));
+  }
   for (size_t i = 0; i < params_.size(); ++i)
     hooks_.push_back(params_[i].second.register_hook([this, i](const torch::Tensor& grad) { on_gradient(i, grad); }));
 }
@@ -71,60 +78,56 @@ std::vector<std::vector<std::string>> GradientSync::buckets() const {
   return names;
 }
 
-torch::Tensor GradientSync::slice(size_t index) const {
-  const auto& param = params_[index].second;
-  const Slot& slot = slots_[index];
-  return buckets_[slot.bucket].buffer.narrow(0, slot.offset, param.numel()).view(param.sizes());
+std::vector<torch::ScalarType> GradientSync::bucket_dtypes() const {
+  std::vector<torch::ScalarType> dtypes;
+  for (const auto& bucket : buckets_) dtypes.push_back(bucket.buffer.scalar_type());
+  return dtypes;
+}
+
+void GradientSync::begin_step() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  VRWKV_CHECK(!armed_, "GradientSync::begin_step() called while armed (finish() first)");
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : buckets_) bucket.buffer.zero_();
+  reset_arrivals();
+}
+
+void GradientSync::after_backward() {
+  // The hooks added every gradient into its slot; autograd's own copy in .grad is not needed.
+  for (auto& [name, param] : params_) param.mutable_grad().reset();
 }
 
 void GradientSync::arm() {
-  if (comm_->world_size() == 1) return;
   std::lock_guard<std::mutex> lock(mutex_);
   VRWKV_CHECK(!armed_, "GradientSync::arm() called twice without finish()");
-  reset_step();
+  reset_arrivals();
   armed_ = true;
 }
 
 void GradientSync::on_gradient(size_t index, const torch::Tensor& incoming) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!armed_ || error_) return;
+  if (error_ || !incoming.defined()) return;
   // Exceptions stay out of autograd's engine: finish() reports them.
   try {
-    arrive(index, incoming);
-    launch_ready();
+    const auto& name = params_[index].first;
+    VRWKV_CHECK(incoming.layout() == torch::kStrided, "GradientSync: parameter '", name,
+                "' has a sparse gradient, which is not supported");
+    VRWKV_CHECK(!buckets_[slots_[index].bucket].launched, "GradientSync: parameter '", name,
+                "' received a gradient after its bucket was sent; arm() goes before the last backward of a step only");
+    torch::NoGradGuard no_grad;
+    grads_[index].add_(incoming);  // upcasts a bf16 gradient: the sum stays float32
+    if (armed_ && !slots_[index].arrived) {
+      arrive(index);
+      launch_ready();
+    }
   } catch (...) {
     error_ = std::current_exception();
   }
 }
 
-// The fully accumulated gradient of parameter `index`: what .grad will hold once this backward's
-// `incoming` is added (the hook runs before autograd accumulates it).
-void GradientSync::arrive(size_t index, const torch::Tensor& incoming) {
-  torch::NoGradGuard no_grad;
-  const auto& [name, param] = params_[index];
-  Slot& slot = slots_[index];
-  Bucket& bucket = buckets_[slot.bucket];
-  VRWKV_CHECK(!bucket.launched, "GradientSync: parameter '", name,
-              "' received a gradient after its bucket was sent; arm() goes before the last backward of a step only");
-  auto target = slice(index);
-  if (slot.arrived) {  // a second backward while armed: keep accumulating
-    if (incoming.defined()) target.add_(incoming);
-    return;
-  }
-  VRWKV_CHECK(!incoming.defined() || incoming.layout() == torch::kStrided, "GradientSync: parameter '", name,
-              "' has a sparse gradient, which is not supported");
-  const auto& accumulated = param.grad();
-  if (accumulated.defined() && incoming.defined()) {
-    torch::add_out(target, accumulated, incoming);  // one pass over memory
-  } else if (accumulated.defined()) {
-    target.copy_(accumulated);
-  } else if (incoming.defined()) {
-    target.copy_(incoming);
-  } else {
-    target.zero_();
-  }
-  slot.arrived = true;
-  ++bucket.arrived;
+void GradientSync::arrive(size_t index) {
+  slots_[index].arrived = true;
+  ++buckets_[slots_[index].bucket].arrived;
 }
 
 // Collectives are matched by issue order, so buckets go strictly in bucket order on every rank.
@@ -137,7 +140,7 @@ void GradientSync::launch_ready() {
   }
 }
 
-void GradientSync::reset_step() {
+void GradientSync::reset_arrivals() {
   for (auto& slot : slots_) slot.arrived = false;
   for (auto& bucket : buckets_) {
     bucket.arrived = 0;
@@ -149,34 +152,27 @@ void GradientSync::reset_step() {
 }
 
 void GradientSync::finish() {
-  if (comm_->world_size() == 1) return;
   std::lock_guard<std::mutex> lock(mutex_);
   VRWKV_CHECK(armed_, "GradientSync::finish() called without arm()");
   armed_ = false;
   try {
     if (error_) std::rethrow_exception(error_);
+    // A parameter no gradient reached in the armed backward still sends what it accumulated (or zeros).
     for (size_t i = 0; i < params_.size(); ++i)
-      if (!slots_[i].arrived) arrive(i, torch::Tensor());
+      if (!slots_[i].arrived) arrive(i);
     launch_ready();
     VRWKV_CHECK(next_launch_ == buckets_.size(), "GradientSync: internal error, ", buckets_.size() - next_launch_,
                 " buckets were not sent");
     for (auto& bucket : buckets_) bucket.handle.wait();
   } catch (...) {
-    reset_step();
+    reset_arrivals();
     throw;
   }
-  torch::NoGradGuard no_grad;
-  const double world = comm_->world_size();
-  for (auto& bucket : buckets_) bucket.buffer.div_(world);
-  for (size_t i = 0; i < params_.size(); ++i) {
-    auto& param = params_[i].second;
-    auto averaged = slice(i);
-    if (param.grad().defined())
-      param.mutable_grad().copy_(averaged);
-    else
-      param.mutable_grad() = averaged.clone();
+  if (comm_->world_size() > 1) {
+    torch::NoGradGuard no_grad;
+    for (auto& bucket : buckets_) bucket.buffer.div_(double(comm_->world_size()));
   }
-  reset_step();
+  reset_arrivals();
 }
 
 }  // namespace vrwkv::dist

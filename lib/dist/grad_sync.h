@@ -1,11 +1,14 @@
-// Data-parallel gradient averaging that overlaps the backward pass (DDP-style buckets).
+// Gradient accumulation over micro batches and data-parallel averaging that overlaps the backward
+// pass (DDP-style buckets), in float32 whatever the parameters' dtype (float64 for float64 ones):
+// bf16 models neither sum micro batches nor ranks in bf16.
 //
-//   sync.arm();            // before the backward of the LAST micro-batch of an optimizer step
-//   loss.backward();       // hooks pack each finished gradient (.grad + incoming) into its bucket
-//                          // and start the bucket's all-reduce as soon as the bucket is full
-//   sync.finish();         // waits; every param.grad() now holds the average over ranks
-//
-// Earlier micro-batches accumulate locally into .grad as usual (no communication).
+//   sync.begin_step();     // zero the accumulators
+//   loss.backward();       // each micro batch: hooks add every parameter's gradient into its slot
+//   sync.after_backward(); // drop the parameters' own .grad (the slots hold the gradient)
+//   sync.arm();            // before the backward of the LAST micro batch of the step: a bucket's
+//   loss.backward();       // all-reduce starts as soon as its last gradient arrived
+//   sync.after_backward();
+//   sync.finish();         // waits; gradients() hold the average over ranks of the accumulated sums
 #pragma once
 #include <torch/torch.h>
 
@@ -21,52 +24,59 @@
 
 namespace vrwkv::dist {
 
+// float64 stays float64; every other floating type accumulates in float32.
+torch::ScalarType accumulation_type(torch::ScalarType param_type);
+
 class GradientSync {
  public:
   // Buckets are formed in reverse parameter order (roughly the order backward produces the
-  // gradients), one dtype and device per bucket, each up to `bucket_bytes` (a larger tensor gets a
-  // bucket of its own). Every rank must pass the same parameters in the same order.
+  // gradients), one accumulation dtype and device per bucket, each up to `bucket_bytes` of that
+  // dtype (a larger tensor gets a bucket of its own). Every rank must pass the same parameters in
+  // the same order.
   GradientSync(std::shared_ptr<Communicator> comm, const io::NamedTensors& trainable_params,
                size_t bucket_bytes = size_t(25) << 20);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;
 
+  void begin_step();
+  void after_backward();
   void arm();
-  // Sends what has not been sent (a parameter without a gradient this step contributes its .grad,
-  // or zeros), waits for every bucket, and writes the average into each param.grad() (allocating
-  // it when undefined). Disarms. An error from a hook or a collective is thrown here.
+  // Sends what has not been sent, waits for every bucket and averages over ranks. Disarms. An error
+  // from a hook or a collective is thrown here.
   void finish();
 
   bool armed() const { return armed_; }
-  // The parameter names of each bucket, in launch order (for tests and logs).
+  // One float32 (float64) tensor per parameter, aligned with the parameters given: the gradient of
+  // the step after finish(). Views into the buckets: scaling them in place (clipping) is fine.
+  const std::vector<torch::Tensor>& gradients() const { return grads_; }
+  // The parameter names of each bucket, in launch order, and the buckets' dtypes (tests and logs).
   std::vector<std::vector<std::string>> buckets() const;
+  std::vector<torch::ScalarType> bucket_dtypes() const;
 
  private:
   struct Bucket {
-    torch::Tensor buffer;        // flat, the bucket's dtype and device
+    torch::Tensor buffer;        // flat, the accumulation dtype, the parameters' device
     std::vector<size_t> params;  // indices into params_
-    int64_t bytes = 0;
     size_t arrived = 0;
     bool launched = false;
     CollectiveHandle handle;
   };
   struct Slot {
     size_t bucket = 0;
-    int64_t offset = 0;  // in elements, inside the bucket's buffer
-    bool arrived = false;
+    bool arrived = false;  // in the armed backward
   };
 
   void on_gradient(size_t index, const torch::Tensor& incoming);
-  torch::Tensor slice(size_t index) const;
-  void arrive(size_t index, const torch::Tensor& incoming);
+  void arrive(size_t index);
   void launch_ready();
-  void reset_step();
+  void reset_arrivals();
 
   std::shared_ptr<Communicator> comm_;
   io::NamedTensors params_;
   std::vector<Bucket> buckets_;
   std::vector<Slot> slots_;
+  std::vector<torch::Tensor> grads_;
   std::vector<unsigned> hooks_;
   size_t next_launch_ = 0;
   bool armed_ = false;

@@ -41,10 +41,8 @@ torch::Tensor wkv_chunk(const torch::Tensor& r, const torch::Tensor& k, const to
     wkv = wkv6_final_state_ops(k, v, w, head_size);
     return y;
   }
-  // Several positions from a non-zero state off the CPU (not used by generation): the CPU kernel.
-  auto [y, state] = wkv6_forward_with_state(r, k, v, w, u, wkv);
-  wkv = state;
-  return y;
+  // Several positions from a non-zero state off the CPU: the device kernel plus the state's share.
+  return wkv6_from_state_ops(r, k, v, w, u, wkv);
 }
 
 // TimeMixImpl::forward op for op, reading shift(x) and the WKV state from `st` and updating them.
@@ -195,6 +193,29 @@ torch::Tensor wkv6_final_state_ops(const torch::Tensor& k, const torch::Tensor& 
   const auto kw = (k.to(type) * torch::exp(after_t)).view({B, T, H, N});
   const auto vv = v.to(type).view({B, T, H, N});
   return torch::einsum("bthi,bthj->bhij", {kw, vv});
+}
+
+}  // namespace vrwkv
+
+namespace vrwkv {
+
+torch::Tensor wkv6_from_state_ops(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                                  const torch::Tensor& w, const torch::Tensor& u, torch::Tensor& state) {
+  const int64_t B = r.size(0), T = r.size(1), H = u.size(0), N = u.size(1);
+  VRWKV_CHECK(state.dim() == 4 && state.size(0) == B && state.size(1) == H && state.size(2) == N && state.size(3) == N,
+              "wkv6 from state: state must be [", B, ", ", H, ", ", N, ", ", N, "], got ", state.sizes());
+  const auto type = state_type(r);
+  const auto s0 = state.to(type);
+  const auto log_decay = -torch::exp(w.to(type));  // [B, T, C]
+  // The decay from the chunk's start up to (not including) t, and over the whole chunk.
+  const auto through = log_decay.cumsum(1);
+  const auto before = through - log_decay;
+  const auto total = through.select(1, T - 1).view({B, H, N, 1});
+  const auto r_decayed = (r.to(type) * torch::exp(before)).view({B, T, H, N});
+  const auto from_state = torch::einsum("bthi,bhij->bthj", {r_decayed, s0}).reshape({B, T, H * N});
+  const auto y = wkv6(r, k, v, w, u).to(type) + from_state;
+  state = wkv6_final_state_ops(k, v, w, N) + torch::exp(total) * s0;
+  return y.to(r.scalar_type());
 }
 
 }  // namespace vrwkv

@@ -55,4 +55,10 @@ torch::Tensor wkv6_step_ops(const torch::Tensor& r, const torch::Tensor& k, cons
 torch::Tensor wkv6_final_state_ops(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
                                    int64_t head_size);
 
+// Several steps from a non-zero state with torch ops and the wkv6 operator (the path off the CPU):
+// y = wkv6 from zeros + each position's share of `state` decayed to it; `state` [B, H, N, N] is
+// replaced by the state after the last step. r, k, v, w: [B, T, C]; u: [H, N].
+torch::Tensor wkv6_from_state_ops(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                                  const torch::Tensor& w, const torch::Tensor& u, torch::Tensor& state);
+
 }  // namespace vrwkv

@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "base/error.h"
-#ifdef VRWKV_WITH_CUDA
+#include "base/build_config.h"
+#if VRWKV_WITH_CUDA
 #include "model/cuda/wkv6_cuda.h"
 #endif
 
@@ -217,15 +218,23 @@ std::vector<torch::Tensor> wkv6_backward_cpu(const torch::Tensor& r_in, const to
 
 namespace {
 
-#ifdef VRWKV_WITH_CUDA
-// The CUDA kernel covers head size 64 with bf16 / float32 inputs; other CUDA inputs (float64
-// gradient checks) take the CPU path.
-bool use_cuda_kernel(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
-                     const torch::Tensor& u) {
+#if VRWKV_WITH_CUDA
+// CUDA tensors go to the CUDA kernel, never through the host. It covers head sizes that divide 64
+// (smaller heads are zero-padded to 64, see pad_heads) with bf16 or float32 r, k, v, w and a
+// float32 or bf16 u; anything else is an error naming what it got.
+void check_cuda_coverage(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
+                         const torch::Tensor& w, const torch::Tensor& u) {
   const auto t = r.scalar_type();
-  return r.is_cuda() && u.dim() == 2 && u.size(1) == 64 && (t == torch::kBFloat16 || t == torch::kFloat32) &&
-         k.scalar_type() == t && v.scalar_type() == t && w.scalar_type() == t &&
-         (u.scalar_type() == torch::kFloat32 || u.scalar_type() == torch::kBFloat16);
+  const bool dtypes_ok = (t == torch::kBFloat16 || t == torch::kFloat32) && k.scalar_type() == t &&
+                         v.scalar_type() == t && w.scalar_type() == t &&
+                         (u.scalar_type() == torch::kFloat32 || u.scalar_type() == torch::kBFloat16);
+  const int64_t N = u.dim() == 2 ? u.size(1) : 0;
+  VRWKV_CHECK(dtypes_ok && N > 0 && kWkv6KernelHeadSize % N == 0, "wkv6: the CUDA kernel has no variant for r ",
+              r.sizes(), " ", r.scalar_type(), ", k ", k.scalar_type(), ", v ", v.scalar_type(), ", w ",
+              w.scalar_type(), ", u ", u.sizes(), " ", u.scalar_type(), " (it takes head sizes dividing ",
+              kWkv6KernelHeadSize, ", r/k/v/w all bfloat16 or all float32, u float32 or bfloat16)");
+  for (const auto* x : {&k, &v, &w, &u})
+    VRWKV_CHECK(x->device() == r.device(), "wkv6: inputs on ", r.device(), " and ", x->device());
 }
 #endif
 
@@ -235,23 +244,36 @@ class WKV6Function : public torch::autograd::Function<WKV6Function> {
                                const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
                                const torch::Tensor& u) {
     ctx->save_for_backward({r, k, v, w, u});
-#ifdef VRWKV_WITH_CUDA
-    if (use_cuda_kernel(r, k, v, w, u)) return wkv6_cuda_forward(r, k, v, w, u);
+#if VRWKV_WITH_CUDA
+    if (r.is_cuda()) {
+      const int64_t N = u.size(1);
+      if (N == kWkv6KernelHeadSize) return wkv6_cuda_forward(r, k, v, w, u);
+      const auto y = wkv6_cuda_forward(pad_heads(r, N, kWkv6KernelHeadSize), pad_heads(k, N, kWkv6KernelHeadSize),
+                                       pad_heads(v, N, kWkv6KernelHeadSize), pad_heads(w, N, kWkv6KernelHeadSize),
+                                       pad_heads(u, N, kWkv6KernelHeadSize));
+      return unpad_heads(y, N, kWkv6KernelHeadSize);
+    }
 #endif
-    return wkv6_forward_cpu(r, k, v, w, u).to(r.device());
+    return wkv6_forward_cpu(r, k, v, w, u);
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     auto saved = ctx->get_saved_variables();
-#ifdef VRWKV_WITH_CUDA
-    if (use_cuda_kernel(saved[0], saved[1], saved[2], saved[3], saved[4])) {
-      auto g = wkv6_cuda_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0]);
-      return {g[0], g[1], g[2], g[3], g[4]};
+#if VRWKV_WITH_CUDA
+    if (saved[0].is_cuda()) {
+      const int64_t N = saved[4].size(1), P = kWkv6KernelHeadSize;
+      if (N == P) {
+        auto g = wkv6_cuda_backward(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0]);
+        return {g[0], g[1], g[2], g[3], g[4]};
+      }
+      auto g = wkv6_cuda_backward(pad_heads(saved[0], N, P), pad_heads(saved[1], N, P), pad_heads(saved[2], N, P),
+                                  pad_heads(saved[3], N, P), pad_heads(saved[4], N, P), pad_heads(grads[0], N, P));
+      return {unpad_heads(g[0], N, P), unpad_heads(g[1], N, P), unpad_heads(g[2], N, P), unpad_heads(g[3], N, P),
+              unpad_heads(g[4], N, P)};
     }
 #endif
     auto g = wkv6_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], grads[0]);
-    for (auto& t : g) t = t.to(saved[0].device());
     return {g[0], g[1], g[2], g[3], g[4]};
   }
 };
@@ -260,13 +282,49 @@ class WKV6Function : public torch::autograd::Function<WKV6Function> {
 
 torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& w, const torch::Tensor& u) {
-#ifdef VRWKV_WITH_CUDA
-  VRWKV_CHECK(r.device().is_cpu() || r.is_cuda(), "wkv6: no kernel for device ", r.device());
-#else
-  VRWKV_CHECK(r.device().is_cpu(), "wkv6: no kernel for device ", r.device(),
-              " in this build (the CUDA kernel is built with a CUDA-enabled libtorch)");
+  check_inputs(r, k, v, w, u);
+#if VRWKV_WITH_CUDA
+  if (r.is_cuda()) {
+    check_cuda_coverage(r, k, v, w, u);
+    return WKV6Function::apply(r, k, v, w, u);
+  }
 #endif
+  VRWKV_CHECK(r.device().is_cpu(), "wkv6: no kernel for device ", r.device(), " in this build",
+              VRWKV_WITH_CUDA ? "" : " (the CUDA kernel is built with a CUDA-enabled libtorch)");
+  for (const auto* x : {&k, &v, &w, &u})
+    VRWKV_CHECK(x->device().is_cpu(), "wkv6: inputs on ", r.device(), " and ", x->device());
   return WKV6Function::apply(r, k, v, w, u);
+}
+
+torch::Tensor pad_heads(const torch::Tensor& x, int64_t head_size, int64_t padded) {
+  VRWKV_CHECK(head_size > 0 && padded >= head_size && x.size(-1) % head_size == 0, "pad_heads: last dim ",
+              x.size(-1), " is not a multiple of head size ", head_size, " (padding to ", padded, ")");
+  if (padded == head_size) return x;
+  auto sizes = x.sizes().vec();
+  const int64_t H = sizes.back() / head_size;
+  sizes.back() = H;
+  sizes.push_back(head_size);
+  auto split = x.reshape(sizes);
+  auto zero_sizes = sizes;
+  zero_sizes.back() = padded - head_size;
+  auto out = torch::cat({split, torch::zeros(zero_sizes, x.options())}, -1);
+  sizes.pop_back();
+  sizes.back() = H * padded;
+  return out.reshape(sizes);
+}
+
+torch::Tensor unpad_heads(const torch::Tensor& x, int64_t head_size, int64_t padded) {
+  VRWKV_CHECK(padded > 0 && x.size(-1) % padded == 0, "unpad_heads: last dim ", x.size(-1),
+              " is not a multiple of ", padded);
+  if (padded == head_size) return x;
+  auto sizes = x.sizes().vec();
+  const int64_t H = sizes.back() / padded;
+  sizes.back() = H;
+  sizes.push_back(padded);
+  auto kept = x.reshape(sizes).narrow(-1, 0, head_size);
+  sizes.pop_back();
+  sizes.back() = H * head_size;
+  return kept.reshape(sizes);
 }
 
 }  // namespace vrwkv

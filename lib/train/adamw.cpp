@@ -35,6 +35,14 @@ AdamW::AdamW(const io::NamedTensors& params, AdamWOptions options) : params_(par
 }
 
 void AdamW::step(double lr) {
+  std::vector<torch::Tensor> grads;
+  for (const auto& [name, p] : params_) grads.push_back(p.grad());
+  step(lr, grads);
+}
+
+void AdamW::step(double lr, const std::vector<torch::Tensor>& grads) {
+  VRWKV_CHECK(grads.size() == params_.size(), "AdamW::step: ", grads.size(), " gradients for ", params_.size(),
+              " tensors");
   torch::NoGradGuard no_grad;
   ++step_count_;
   const double b1 = options_.beta1, b2 = options_.beta2;
@@ -42,9 +50,9 @@ void AdamW::step(double lr) {
   const double bias2 = 1.0 - std::pow(b2, double(step_count_));
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i].second;
-    if (!p.grad().defined()) continue;  // no gradient reached it this step (e.g. unused)
+    if (!grads[i].defined()) continue;  // no gradient reached it this step (e.g. unused)
     const double lr_i = lr * lr_scale_[i];
-    const auto g = p.grad().to(torch::kFloat32);
+    const auto g = grads[i].to(torch::kFloat32);
     auto& w = master_[i];
     if (decay_[i] && options_.weight_decay > 0) w.mul_(1.0 - lr_i * options_.weight_decay);
     exp_avg_[i].mul_(b1).add_(g, 1.0 - b1);

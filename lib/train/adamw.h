@@ -34,6 +34,9 @@ class AdamW {
   // One update with learning rate `lr` from the params' .grad() (any dtype; read as float32),
   // then the model tensors are refreshed from the masters.
   void step(double lr);
+  // The same with the gradients given, aligned with params() (undefined: no update for that tensor);
+  // the trainer passes GradientSync's float32 sums, so a bf16 model's step reads no bf16 gradient.
+  void step(double lr, const std::vector<torch::Tensor>& grads);
 
   int64_t step_count() const { return step_count_; }
   const io::NamedTensors& params() const { return params_; }

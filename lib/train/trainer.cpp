@@ -14,18 +14,14 @@
 #include <optional>
 
 #include "base/error.h"
-#include "batch_loader.h"
 #include "dist/communicator.h"
 #include "dist/dist_env.h"
 #include "dist/grad_sync.h"
 #include "dist/zero.h"
-#include "image_loader.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
-#include "llava_dataset.h"
 #include "model/loss.h"
 #include "model/visual_rwkv.h"
-#include "text/tokenizer.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/model_setup.h"
@@ -72,11 +68,11 @@ double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
   return 6 * lm + 2 * vision * patches / double(std::max<int64_t>(1, ctx_len));
 }
 
-double global_grad_norm(const io::NamedTensors& params) {
-  std::vector<torch::Tensor> norms;
-  for (const auto& [name, p] : params)
-    if (p.grad().defined()) norms.push_back(p.grad().to(torch::kFloat32).norm().square());
-  return norms.empty() ? 0.0 : torch::stack(norms).sum().sqrt().item<double>();
+// One host read for the whole norm; the gradients are GradientSync's float32 sums.
+double global_grad_norm(const std::vector<torch::Tensor>& grads) {
+  std::vector<torch::Tensor> squares;
+  for (const auto& g : grads) squares.push_back(g.norm().square());
+  return squares.empty() ? 0.0 : torch::stack(squares).sum().sqrt().item<double>();
 }
 
 }  // namespace
@@ -88,7 +84,8 @@ bool resume_may_change(const std::string& key) {
   return false;
 }
 
-nlohmann::json run_training(const RunConfig& config, const TrainOptions& options) {
+nlohmann::json run_training(const RunConfig& config, const TrainOptions& options,
+                            const BatchSourceFactory& make_batches) {
   // --- ranks, device, logging -------------------------------------------------------------
   const auto env = dist::detect_dist_env();
   const auto device = choose_device(config.train.device, env.local_rank);
@@ -169,25 +166,16 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   }
 
   // --- data --------------------------------------------------------------------------------
-  VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
-  const data::LlavaDataset dataset(config.data.file);
-  const auto tokenizer = text::make_tokenizer(config.tokenizer.kind, config.tokenizer.path);
-  const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
-                                    data::make_image_loader(config.data.image));
-  data::SkipStats skips(config.data.max_skip_fraction);
-  data::SamplerCursor cursor;
   int64_t start_step = 0, batches_done = 0;
+  BatchSourceSpec batch_spec{config, env.rank, env.world_size};
   if (!resume_dir.empty()) {
     start_step = resumed.at("step");
     batches_done = resumed.at("batches");
-    cursor = data::SamplerCursor::from_json(resumed.at("cursors").at(env.rank));
+    batch_spec.resume_cursor = resumed.at("cursors").at(env.rank);
+    batch_spec.batches_done = batches_done;
   }
-  data::BatchLoader loader(builder, data::Sampler(dataset.size(), config.seed, env.rank, env.world_size), cursor,
-                           batches_done,
-                           {config.train.micro_batch_size, config.data.num_workers, config.data.prefetch_batches,
-                            config.data.image.size},
-                           skips);
-  spdlog::info("data: {} samples in {}, {} per rank per step", dataset.size(), config.data.file,
+  const auto batches = make_batches(batch_spec);
+  spdlog::info("data: {}, {} per rank per step", batches->describe(),
                config.train.micro_batch_size * config.train.grad_accumulation);
 
   dist::GradientSync grad_sync(comm, trained, static_cast<size_t>(config.train.bucket_mb) << 20);
@@ -201,7 +189,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
 
   // Writes a checkpoint of the state after `step` steps; every rank takes part.
   auto save_checkpoint = [&](int64_t step) {
-    const auto cursors = comm->all_gather_strings(loader.cursor().to_json().dump());
+    const auto cursors = comm->all_gather_strings(batches->cursor().dump());
     const std::string tmp = (fs::path(checkpoint_root(out_dir)) / (checkpoint_name(step) + ".tmp")).string();
     if (comm->is_main()) begin_checkpoint(out_dir, step);
     comm->barrier();
@@ -220,7 +208,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
                               {"batches", batches_done},
                               {"world_size", env.world_size},
                               {"cursors", nlohmann::json::array()},
-                              {"skipped", skips.to_json()},
+                              {"skipped", batches->skip_stats()},
                               {"config", config.resolved}};
       for (const auto& c : cursors) state["cursors"].push_back(nlohmann::json::parse(c));
       write_checkpoint_json(tmp, "trainer.json", state);
@@ -235,12 +223,15 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   spdlog::info("training steps {}..{} of {}", start_step + 1, config.train.steps, config.train.steps);
   int64_t step = start_step, last_saved = resume_dir.empty() ? -1 : start_step;
   const int64_t accum = config.train.grad_accumulation;
+  std::vector<torch::Tensor> owned_grads;  // the optimizer's share of grad_sync.gradients()
+  for (size_t i = 0; i < trained.size(); ++i)
+    if (owners[i] == env.rank) owned_grads.push_back(grad_sync.gradients()[i]);
   while (step < config.train.steps) {
-    for (auto& [name, p] : trained) p.mutable_grad().reset();
-    double loss_sum = 0;
+    grad_sync.begin_step();
+    torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
     int64_t tokens = 0, samples = 0;
     for (int64_t micro = 0; micro < accum; ++micro) {
-      const auto batch = loader.next();
+      const auto batch = batches->next();
       ++batches_done;
       if (micro == accum - 1) grad_sync.arm();
       const auto features = model->encode_images(batch.images.to(device));
@@ -248,31 +239,29 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
       const auto logits = model->forward_embeds(e.embeds, config.scan_mode, e.layout.img_start, e.layout.img_end);
       const auto loss = training_loss(logits, e.layout.labels.to(device));
       (loss / double(accum)).backward();
-      loss_sum += loss.item<double>();
+      grad_sync.after_backward();
+      loss_sum += loss.detach();  // summed on the device: no host sync per micro batch
       tokens += e.embeds.size(0) * e.embeds.size(1);
       samples += e.embeds.size(0);
     }
     grad_sync.finish();
-    const double grad_norm = global_grad_norm(trained);
+    const double grad_norm = global_grad_norm(grad_sync.gradients());
     if (config.optim.grad_clip > 0 && grad_norm > config.optim.grad_clip) {
       torch::NoGradGuard no_grad;
-      for (auto& [name, p] : trained)
-        if (p.grad().defined()) p.grad().mul_(config.optim.grad_clip / (grad_norm + 1e-6));
+      for (const auto& g : grad_sync.gradients()) g.mul_(config.optim.grad_clip / (grad_norm + 1e-6));
     }
     const double lr = schedule.at(step);
-    optimizer.step(lr);
+    optimizer.step(lr, owned_grads);
     if (config.train.zero_stage == 1) dist::broadcast_from_owners(*comm, trained, owners);
     ++step;
 
     // One small all-reduce carries the step's statistics and whether any rank was asked to stop.
     const bool stop_here = stop_requested() || (options.stop_after > 0 && step - start_step >= options.stop_after);
-    auto stats = torch::tensor({loss_sum / accum, double(tokens), double(samples), stop_here ? 1.0 : 0.0},
-                               torch::kFloat64);
-    std::vector<torch::Tensor> reduce{stats};
-    comm->all_reduce_sum(reduce);
-    const auto s = stats.accessor<double, 1>();
+    const auto s = comm->all_reduce_sum(
+        {loss_sum.item<double>() / accum, double(tokens), double(samples), stop_here ? 1.0 : 0.0});
     if (progress)
-      progress->record({step, s[0] / env.world_size, lr, grad_norm, int64_t(s[1]), int64_t(s[2]), skips.to_json()});
+      progress->record(
+          {step, s[0] / env.world_size, lr, grad_norm, int64_t(s[1]), int64_t(s[2]), batches->skip_stats()});
     const bool stopping = s[3] > 0;
     if (step % config.checkpoint.every_steps == 0 || step == config.train.steps || stopping) {
       save_checkpoint(step);
@@ -286,16 +275,19 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   }
   if (last_saved != step) save_checkpoint(step);
 
-  nlohmann::json summary = {{"final_step", step}};
+  // Every rank reports how the run ended, so every rank exits with the same code.
+  nlohmann::json summary = {{"final_step", step}, {"stopped_early", step < config.train.steps}};
   if (progress) {
     summary = progress->summary();
-    summary["skipped"] = skips.to_json();
+    summary["final_step"] = step;
+    summary["skipped"] = batches->skip_stats();
     summary["checkpoint"] = find_latest_checkpoint(out_dir);
     summary["stopped_early"] = step < config.train.steps;
     std::ofstream(fs::path(out_dir) / "summary.json") << summary.dump(2) << "\n";
     spdlog::info("done: {} steps, loss {:.4f} -> {:.4f}, {:.0f} tokens/s, {} samples skipped; checkpoint {}",
                  summary["steps"].get<int64_t>(), summary["first_loss"].get<double>(),
-                 summary["last_loss"].get<double>(), summary["tokens_per_s"].get<double>(), skips.skipped(),
+                 summary["last_loss"].get<double>(), summary["tokens_per_s"].get<double>(),
+                 summary["skipped"].value("skipped", int64_t(0)),
                  summary["checkpoint"].get<std::string>());
   }
   return summary;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/run_config.h"
+#include "train/batch_source.h"
 
 namespace vrwkv::train {
 
@@ -15,9 +16,12 @@ struct TrainOptions {
   int64_t stop_after = 0;
 };
 
-// Every rank calls this with the same config. Returns the run's summary (also written to
-// <output_dir>/summary.json by rank 0).
-nlohmann::json run_training(const RunConfig& config, const TrainOptions& options);
+// Every rank calls this with the same config; batches come from make_batches (the data side's
+// data::make_llava_batch_source for real runs). Returns the run's summary (also written to
+// <output_dir>/summary.json by rank 0); on every rank "stopped_early" says whether it ended before
+// train.steps (a stop signal or --stop-after).
+nlohmann::json run_training(const RunConfig& config, const TrainOptions& options,
+                            const BatchSourceFactory& make_batches);
 
 // Keys of the resolved config that may change between a run and its resume.
 bool resume_may_change(const std::string& key_path);

@@ -7,8 +7,10 @@
 
 #include "base/error.h"
 #include "model/cuda/wkv6_kernels.cuh"
+#include "model/wkv6.h"
 
 namespace vrwkv {
+static_assert(kWkv6KernelHeadSize == kWkv6HeadSize, "model/wkv6.h must name the kernel's head size");
 namespace {
 
 struct Dims {

@@ -76,8 +76,12 @@ struct Problem {
   size_t size() const { return static_cast<size_t>(B) * T * H * N; }
 };
 
+// Decay logits: the spread real models use, or strong decay (w in [0, 2]: each step keeps between
+// exp(-1) and exp(-e^2) = 6e-4 of the state), where errors hide behind the largest values.
+enum class Decay { kSpread, kStrong };
+
 template <typename S>
-Problem make_problem(int B, int T, int H, uint64_t seed) {
+Problem make_problem(int B, int T, int H, uint64_t seed, Decay decay = Decay::kSpread) {
   Problem p{B, T, H, {}, {}, {}, {}, {}, {}};
   Rng rng(seed);
   auto rounded = [](double x) { return Type<S>::to(Type<S>::from(static_cast<float>(x))); };
@@ -89,7 +93,7 @@ Problem make_problem(int B, int T, int H, uint64_t seed) {
     p.k[e] = rounded(rng.uniform(-1, 1));
     p.v[e] = rounded(rng.uniform(-1, 1));
     // Decay logits from -8 (a memory of thousands of steps) to 1 (almost none), channel by channel.
-    p.w[e] = rounded(-8.0 + 9.0 * i / (N - 1) + rng.uniform(-0.5, 0.5));
+    p.w[e] = rounded(decay == Decay::kStrong ? rng.uniform(0, 2) : -8.0 + 9.0 * i / (N - 1) + rng.uniform(-0.5, 0.5));
     p.dy[e] = rounded(rng.uniform(-1, 1));
   }
   p.u.resize(static_cast<size_t>(H) * N);
@@ -216,9 +220,31 @@ void compare(const std::string& what, const std::vector<double>& got, const std:
   report(unwritten == 0 && rel <= tol, buf);
 }
 
+// Element by element: |got - want| <= tol * (|want| + 0.1 * max|want|) for every element, so a
+// small value computed wrongly fails even next to large ones.
+void compare_elements(const std::string& what, const std::vector<double>& got, const std::vector<double>& want,
+                      double tol) {
+  double max_ref = 0;
+  for (double x : want) max_ref = std::max(max_ref, std::fabs(x));
+  size_t bad = 0, worst = 0;
+  double worst_excess = 0;
+  for (size_t e = 0; e < want.size(); ++e) {
+    const double bound = tol * (std::fabs(want[e]) + 0.1 * max_ref);
+    const double diff = std::fabs(got[e] - want[e]);
+    if (!(diff <= bound)) {  // NaN fails too
+      ++bad;
+      if (!(diff / (bound > 0 ? bound : 1) <= worst_excess)) worst_excess = diff / (bound > 0 ? bound : 1), worst = e;
+    }
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-26s element-wise (tol %.0e): %zu of %zu outside%s", what.c_str(), tol, bad,
+                want.size(), bad ? (", worst at " + std::to_string(worst)).c_str() : "");
+  report(bad == 0, buf);
+}
+
 template <typename S>
-void check_case(int B, int T, int H, uint64_t seed) {
-  const Problem p = make_problem<S>(B, T, H, seed);
+void check_case(int B, int T, int H, uint64_t seed, Decay decay = Decay::kSpread) {
+  const Problem p = make_problem<S>(B, T, H, seed, decay);
   const Result want = reference(p);
   const size_t n = p.size();
   DeviceBuffer<S> r(n), k(n), v(n), w(n), dy(n), y(n), dr(n), dk(n), dv(n), dw(n);
@@ -235,14 +261,18 @@ void check_case(int B, int T, int H, uint64_t seed) {
                                        du.ptr, ws.ptr, ws.bytes(), B, T, H, N, nullptr));
   CUDA_OK(cudaDeviceSynchronize());
 
-  const std::string name = shape_name(Type<S>::name, B, T, H);
+  const std::string name = shape_name(Type<S>::name, B, T, H) + (decay == Decay::kStrong ? " strong" : "");
   const double tol = Type<S>::tol;
-  compare(name + " y", y.download(), want.y, tol);
-  compare(name + " dr", dr.download(), want.dr, tol);
-  compare(name + " dk", dk.download(), want.dk, tol);
-  compare(name + " dv", dv.download(), want.dv, tol);
-  compare(name + " dw", dw.download(), want.dw, tol);
-  compare(name + " du", du.download(), want.du, tol);
+  auto check = [&](const char* what, const std::vector<double>& got, const std::vector<double>& ref) {
+    compare(name + " " + what, got, ref, tol);
+    if (decay == Decay::kStrong) compare_elements(name + " " + what, got, ref, tol);
+  };
+  check("y", y.download(), want.y);
+  check("dr", dr.download(), want.dr);
+  check("dk", dk.download(), want.dk);
+  check("dv", dv.download(), want.dv);
+  check("dw", dw.download(), want.dw);
+  check("du", du.download(), want.du);
 }
 
 // The launchers refuse what the kernels cannot do, without launching, and handle T = 0.
@@ -333,6 +363,8 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   for (const auto& s : shapes) check_case<float>(s[0], s[1], s[2], seed++);
   for (const auto& s : shapes) check_case<__nv_bfloat16>(s[0], s[1], s[2], seed++);
+  check_case<float>(2, 300, 2, seed++, Decay::kStrong);
+  check_case<__nv_bfloat16>(2, 300, 2, seed++, Decay::kStrong);
   if (run_bench) {
     bench<__nv_bfloat16>(4, 1024, 32);
     bench<float>(4, 1024, 32);

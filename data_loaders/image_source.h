@@ -1,0 +1,24 @@
+// Which pictures a run reads: image files, decoded and CLIP-preprocessed (OpenCV builds), or
+// synthetic pictures drawn from each path (data.image.synthetic; every build). Every failure of a
+// file is a counted, skippable text::SampleError; a build without a decoder asked for a file is a
+// vrwkv::Error that stops the job, since skipping every image would change what it trains on.
+#pragma once
+#include <string>
+
+#include "config/run_config.h"
+#include "sample_builder.h"
+
+namespace vrwkv::data {
+
+// The configured source: synthetic pictures, or make_image_decoder's.
+ImageLoader make_image_loader(const ImageConfig& config);
+
+// Decodes and preprocesses image files (image_loader.cpp); without OpenCV every call is an Error
+// (image_loader_without_opencv.cpp). Creating it never fails, so text-only data trains anywhere.
+ImageLoader make_image_decoder(const ImageConfig& config);
+
+// A fixed [3, size, size] float32 picture for `path` (the same on every run and platform), already
+// normalised with mean / std like a preprocessed photo: smooth colour ramps plus seeded noise.
+torch::Tensor synthetic_image(const std::string& path, const ImageConfig& config);
+
+}  // namespace vrwkv::data
