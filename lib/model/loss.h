@@ -19,4 +19,19 @@ torch::Tensor l2wrap(const torch::Tensor& loss, const torch::Tensor& logits);
 // next_token_loss followed by l2wrap: what the original trains on.
 torch::Tensor training_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
+// training_loss(hidden.matmul(head_weight.t()), labels), value and gradients (w.r.t. hidden and
+// head_weight), without materialising the [B, T, V] logits: the flattened B*T positions go through
+// the head in chunks of `chunk_positions` (0: chosen from a per-device byte budget), each chunk's
+// softmax gradient is formed in place in one reused [P, V] buffer and multiplied straight into the
+// hidden states' gradient and a float32 (float64) head-gradient accumulator. The gradients are
+// computed in the forward pass when GradMode is on and an input requires grad (backward only scales
+// them by the incoming gradient), the head's only when head_weight requires grad.
+// hidden [B, T, C] (ln_out's output), head_weight [V, C] (no bias), labels [B, T] int64 (any device).
+// Extra memory: O(P * V) plus the gradients themselves.
+torch::Tensor chunked_training_loss(const torch::Tensor& hidden, const torch::Tensor& head_weight,
+                                    const torch::Tensor& labels, int64_t chunk_positions = 0);
+
+// The chunk size chunked_training_loss uses for chunk_positions = 0.
+int64_t auto_chunk_positions(const torch::Device& device, torch::ScalarType dtype, int64_t vocab_size);
+
 }  // namespace vrwkv

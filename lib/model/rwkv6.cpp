@@ -174,6 +174,10 @@ RWKVImpl::RWKVImpl(const ModelConfig& c) : config(c.resolved()) {
 }
 
 torch::Tensor RWKVImpl::forward(torch::Tensor x, const BlockOrder& order) {
+  return head(forward_hidden(std::move(x), order));
+}
+
+torch::Tensor RWKVImpl::forward_hidden(torch::Tensor x, const BlockOrder& order) {
   for (int64_t i = 0; i < static_cast<int64_t>(blocks->size()); ++i) {
     auto block = blocks[i]->as<BlockImpl>();
     const torch::Tensor gather = order ? order(i) : torch::Tensor();
@@ -185,7 +189,7 @@ torch::Tensor RWKVImpl::forward(torch::Tensor x, const BlockOrder& order) {
     const auto inverse = torch::empty_like(gather).scatter_(0, gather, torch::arange(gather.size(0), gather.options()));
     x = run_block(*block, x.index_select(1, gather), checkpoint_blocks).index_select(1, inverse);
   }
-  return head(ln_out(x));
+  return ln_out(x);
 }
 
 }  // namespace vrwkv

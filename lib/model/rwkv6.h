@@ -52,6 +52,9 @@ struct RWKVImpl : torch::nn::Module {
   explicit RWKVImpl(const ModelConfig& config);
   // x: input embeddings [B, T, C]; returns logits [B, T, V].
   torch::Tensor forward(torch::Tensor x, const BlockOrder& order = nullptr);
+  // The hidden states before the head, ln_out(...) [B, T, C]: for a loss that applies the head
+  // itself in chunks (chunked_training_loss) instead of materialising all logits.
+  torch::Tensor forward_hidden(torch::Tensor x, const BlockOrder& order = nullptr);
 
   // Gradient checkpointing: each block keeps only its input and recomputes itself in backward.
   bool checkpoint_blocks = false;

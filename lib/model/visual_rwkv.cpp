@@ -66,6 +66,11 @@ Embedded VisualRWKVImpl::embed(const torch::Tensor& input_ids, const torch::Tens
 
 torch::Tensor VisualRWKVImpl::forward_embeds(const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
                                              int64_t img_end) {
+  return rwkv->head(forward_hidden(embeds, mode, img_start, img_end));
+}
+
+torch::Tensor VisualRWKVImpl::forward_hidden(const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
+                                             int64_t img_end) {
   const int64_t T = embeds.size(1);
   const auto device = embeds.device();
   // Check the span once, before any block runs.
@@ -76,7 +81,7 @@ torch::Tensor VisualRWKVImpl::forward_embeds(const torch::Tensor& embeds, ScanMo
       auto gather = scan_order(mode, layer_id, T, img_start, img_end);
       return gather.defined() ? gather.to(device) : gather;
     };
-  return rwkv->forward(embeds, order);
+  return rwkv->forward_hidden(embeds, order);
 }
 
 }  // namespace vrwkv

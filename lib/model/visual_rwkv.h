@@ -29,6 +29,8 @@ struct VisualRWKVImpl : torch::nn::Module {
                  int64_t ctx_len);
   // The language model on an assembled sequence in a scan mode: logits [B, L, V].
   torch::Tensor forward_embeds(const torch::Tensor& embeds, ScanMode mode, int64_t img_start, int64_t img_end);
+  // The same without the head: the hidden states [B, L, C] after ln_out, for chunked_training_loss.
+  torch::Tensor forward_hidden(const torch::Tensor& embeds, ScanMode mode, int64_t img_start, int64_t img_end);
 
   ModelConfig config;
   RWKV rwkv{nullptr};
