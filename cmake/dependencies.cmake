@@ -20,13 +20,25 @@ if(NOT nlohmann_json_FOUND)
 endif()
 
 find_package(spdlog QUIET)
-if(NOT spdlog_FOUND)
+if(spdlog_FOUND)
+  get_target_property(VRWKV_FMT_INCLUDE fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+else()
   find_path(VRWKV_SPDLOG_INCLUDE spdlog/spdlog.h REQUIRED)
-  find_path(VRWKV_FMT_INCLUDE fmt/format.h REQUIRED)
+  # The fmt beside these spdlog headers (the one they were written for), not libtorch's.
+  find_path(VRWKV_FMT_INCLUDE fmt/format.h HINTS ${VRWKV_SPDLOG_INCLUDE} NO_DEFAULT_PATH REQUIRED)
   add_library(spdlog::spdlog INTERFACE IMPORTED)
   target_include_directories(spdlog::spdlog INTERFACE ${VRWKV_SPDLOG_INCLUDE} ${VRWKV_FMT_INCLUDE})
   target_compile_definitions(spdlog::spdlog INTERFACE SPDLOG_HEADER_ONLY SPDLOG_FMT_EXTERNAL FMT_HEADER_ONLY)
   message(STATUS "spdlog: header-only, headers in ${VRWKV_SPDLOG_INCLUDE}")
+endif()
+# libtorch 2.x ships fmt 12 headers in its include folder, which the compiler would search before
+# the system's, and Debian's spdlog 1.10 does not compile with them. A folder holding only spdlog's
+# own fmt goes on every target's -I path (searched before the -isystem dirs of libtorch); the two
+# fmt versions live in different inline namespaces (fmt::v9, fmt::v12), so they never collide.
+set(VRWKV_SPDLOG_FMT_DIR ${CMAKE_BINARY_DIR}/spdlog_fmt)
+file(MAKE_DIRECTORY ${VRWKV_SPDLOG_FMT_DIR})
+if(NOT EXISTS ${VRWKV_SPDLOG_FMT_DIR}/fmt)
+  file(CREATE_LINK ${VRWKV_FMT_INCLUDE}/fmt ${VRWKV_SPDLOG_FMT_DIR}/fmt SYMBOLIC)
 endif()
 
 # OpenCV decodes images in data_loaders/ only. Required unless the build says it has none (the GPU

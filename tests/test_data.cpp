@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/build_config.h"
 #include "batch_loader.h"
 #include "catch_compat.h"
 #include "config/run_config.h"
@@ -35,6 +36,7 @@ std::string error_of(const std::function<void()>& f) {
   return "";
 }
 
+#if VRWKV_WITH_OPENCV  // the helpers of the loader tests below
 nlohmann::json sample(const std::string& id, const std::string& image, const std::string& question,
                       const std::string& answer, const std::string& speaker = "gpt") {
   nlohmann::json s = {{"id", id}};
@@ -108,6 +110,8 @@ std::vector<data::Batch> run_loader(const data::SampleBuilder& builder, size_t d
   return out;
 }
 
+#endif
+
 }  // namespace
 
 TEST_CASE("json scan finds elements and names file, line and column of malformed JSON", "[data]") {
@@ -177,6 +181,8 @@ TEST_CASE("sampler: each epoch the ranks' shares are disjoint and cover every sa
   CHECK(whole.epoch == 2);
 }
 
+// The loader tests decode real image files (good, corrupt, missing): builds with OpenCV only.
+#if VRWKV_WITH_OPENCV
 TEST_CASE("loader: batches are deterministic, resumable, and bad samples are skipped by reason", "[data]") {
   BadDataFixture fx;
   const auto config = fx.config();
@@ -238,6 +244,8 @@ TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a cle
   CHECK_THAT(message, test::contains("too many bad samples"));
   CHECK_THAT(message, test::contains("max_skip_fraction"));
 }
+
+#endif  // VRWKV_WITH_OPENCV
 
 TEST_CASE("config: unknown keys name the nearest valid one; types and ranges are checked", "[data]") {
   auto error = [](nlohmann::json j) { return error_of([&] { run_config_from_json(j, "c.json"); }); };

@@ -12,7 +12,7 @@
 #        (.gpu-check/shared or ../shared, and VRWKV_MODEL_FIXTURE when set) on CUDA in float32
 #     3. 50 steps of `visualrwkv train` (configs/tiny, synthetic pictures) on the GPU through NCCL at
 #        world size 1, in float32 and in bf16: the loss must fall; 2 ranks over NCCL where 2 GPUs exist
-#     4. bench_train_step at the original's settings (SPEC section 10)
+#     4. bench_train_step at the original's settings (SPEC section 10), with the chunked loss the trainer runs
 # On a machine without a GPU it builds, runs what needs none and names each step it skipped.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
@@ -118,12 +118,13 @@ run() {
   shared="$pack/shared"
   [[ -d "$shared" ]] || shared="${VRWKV_SHARED_DIR:-$root/../shared}"
 
-  # PyTorch: python3's, or (on the CPU machines) the one `make deps` installed.
-  local torch_prefix
-  torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null)
+  # PyTorch: python3's, or (on the CPU machines) the one `make deps` installed. Its folder is the
+  # prefix, so that its lib/ is searched before any other libtorch on the machine.
+  local torch_prefix find_torch='import os, torch; print(os.path.dirname(torch.__file__))'
+  torch_prefix=$(python3 -c "$find_torch" 2>/dev/null)
   if [[ -z "$torch_prefix" && -d /opt/visualrwkv/torch-2.11.0 ]]; then
     export PYTHONPATH=/opt/visualrwkv/torch-2.11.0${PYTHONPATH:+:$PYTHONPATH}
-    torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    torch_prefix=$(python3 -c "$find_torch")
   fi
   [[ -n "$torch_prefix" ]] || { echo "gpu_check: python3 cannot import torch" >&2; exit 1; }
   local gpus
@@ -179,7 +180,7 @@ PY
 
   if [[ "$device" == cuda ]]; then
     local start=$SECONDS
-    if "$build/bench/bench_train_step" --device cuda > "$out/bench.log" 2>&1; then
+    if "$build/bench/bench_train_step" --device cuda --loss chunked > "$out/bench.log" 2>&1; then
       record bench_train_step pass $((SECONDS - start)) "$(grep -E 'stage [12]' "$out/bench.log" | tr '\n' ';')"
     else
       record bench_train_step fail $((SECONDS - start)) "$(tail -n 1 "$out/bench.log")"

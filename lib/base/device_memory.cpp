@@ -1,6 +1,7 @@
 #include "base/device_memory.h"
 
 #include "base/build_config.h"
+#include "base/torch_compat.h"
 
 #if VRWKV_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -13,7 +14,7 @@ namespace vrwkv {
 int64_t cuda_peak_allocated_bytes() {
   using namespace c10::cuda::CUDACachingAllocator;
   const auto stats = getDeviceStats(c10::cuda::current_device());
-  return stats.allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)].peak;
+  return stats.allocated_bytes[compat::kAllocatorStatAggregate].peak;
 }
 void cuda_reset_peak_memory() { c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device()); }
 #else

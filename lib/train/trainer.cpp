@@ -236,8 +236,9 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
       if (micro == accum - 1) grad_sync.arm();
       const auto features = model->encode_images(batch.images.to(device));
       const auto e = model->embed(batch.input_ids, batch.labels, features, config.data.ctx_len);
-      const auto logits = model->forward_embeds(e.embeds, config.scan_mode, e.layout.img_start, e.layout.img_end);
-      const auto loss = training_loss(logits, e.layout.labels.to(device));
+      // The head's product happens inside the loss, chunk by chunk: no [B, T, V] logits.
+      const auto hidden = model->forward_hidden(e.embeds, config.scan_mode, e.layout.img_start, e.layout.img_end);
+      const auto loss = chunked_training_loss(hidden, model->rwkv->head->weight, e.layout.labels);
       (loss / double(accum)).backward();
       grad_sync.after_backward();
       loss_sum += loss.detach();  // summed on the device: no host sync per micro batch
