@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "base/device_memory.h"
 
@@ -31,15 +32,16 @@ double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
 }
 
 nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b) {
-  nlohmann::json sum = {{"seen", 0}, {"skipped", 0}, {"by_reason", nlohmann::json::object()}};
+  int64_t seen = 0, skipped = 0;
+  std::map<std::string, int64_t> by_reason;
   for (const auto* part : {&a, &b}) {
     if (part->is_null()) continue;
-    sum["seen"] = sum["seen"].get<int64_t>() + part->value("seen", int64_t(0));
-    sum["skipped"] = sum["skipped"].get<int64_t>() + part->value("skipped", int64_t(0));
-    for (const auto& [reason, n] : part->value("by_reason", nlohmann::json::object()).items())
-      sum["by_reason"][reason] = sum["by_reason"].value(reason, int64_t(0)) + n.get<int64_t>();
+    seen += part->value("seen", int64_t(0));
+    skipped += part->value("skipped", int64_t(0));
+    const auto reasons = part->value("by_reason", nlohmann::json::object());
+    for (const auto& [reason, n] : reasons.items()) by_reason[reason] += n.get<int64_t>();
   }
-  return sum;
+  return {{"seen", seen}, {"skipped", skipped}, {"by_reason", by_reason}};
 }
 
 Progress::Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,

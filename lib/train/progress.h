@@ -29,7 +29,7 @@ struct StepStats {
   double grad_norm = 0;       // before clipping
   int64_t tokens = 0;         // sequence positions processed this step, all ranks
   int64_t samples = 0;        // samples trained on this step, all ranks
-  nlohmann::json skips;       // cumulative skipped-sample counts
+  nlohmann::json skips;       // the whole run's skipped-sample counts (set on logging steps)
 };
 
 class Progress {

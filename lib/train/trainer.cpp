@@ -106,7 +106,8 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     const bool stop_here = stop_requested() || (options.stop_after > 0 && step - from.step + 1 >= options.stop_after);
     auto outcome = trainer.run(*batches, step, stop_here);
     ++step;
-    outcome.stats.skips = batches->skip_stats();
+    if (step % config.log_every_steps == 0 || step == config.train.steps)  // Progress's logging steps
+      outcome.stats.skips = run_skip_stats(*comm, *batches, from.skips);
     if (progress) progress->record(outcome.stats);
     if (step % config.checkpoint.every_steps == 0 || step == config.train.steps || outcome.stop) {
       save(step);
