@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +26,8 @@
 #include "test_paths.h"
 #include "train/checkpoint.h"
 #include "visualrwkv_path.h"  // generated: VRWKV_BINARY
+
+extern char** environ;
 
 namespace {
 
@@ -128,6 +132,39 @@ void check_losses_close(const std::map<int64_t, double>& actual, const std::map<
 
 json summary_of(const fs::path& out) { return json::parse(std::ifstream(out / "summary.json")); }
 
+// The step of the newest complete checkpoint in `out` (0: none).
+int64_t latest_step(const fs::path& out) {
+  const auto dir = train::find_latest_checkpoint(out.string());
+  return dir.empty() ? 0 : json::parse(std::ifstream(fs::path(dir) / "trainer.json")).at("step").get<int64_t>();
+}
+
+// The largest step metrics.jsonl records (0: none).
+int64_t logged_step(const fs::path& out) {
+  const auto losses = logged_losses(out);
+  return losses.empty() ? 0 : losses.rbegin()->first;
+}
+
+// A shell command started in the background (posix_spawn: this test binary has threads).
+struct Background {
+  pid_t pid = -1;
+  // env: "NAME=value" or "".
+  Background(const std::string& env, const std::string& command) {
+    // The shell becomes the trainer: the kill reaches it.
+    const std::string line = (env.empty() ? "" : "export " + env + "; ") + "exec " + command;
+    std::vector<std::string> args = {"/bin/sh", "-c", line};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ) == 0);
+  }
+  // The exit code, or 128 + signal; -1 if still running (only when !block).
+  int wait(bool block) {
+    int status = 0;
+    if (waitpid(pid, &status, block ? 0 : WNOHANG) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
 }  // namespace
 
 #if VRWKV_WITH_GLOO
@@ -188,3 +225,97 @@ TEST_CASE("a dataset smaller than one global batch trains on 2 ranks (no rank wa
   CHECK(summary_of(out).at("skipped").at("seen") == 12);
 }
 #endif
+
+TEST_CASE("chaos: killed with SIGKILL at 20 random moments, resumed with the same command line each time, the run "
+          "ends with the uninterrupted run's weights bit for bit",
+          "[resume]") {
+  const auto data = write_mixed_data("resume_chaos", 12, 0);
+  const int64_t steps = 20, every = 2;
+  const std::string flags = "--set train.steps=" + std::to_string(steps) + " --set checkpoint.every_steps=" +
+                            std::to_string(every) +
+                            " --set checkpoint.keep_last=2 --set train.micro_batch_size=1 --set data.ctx_len=64";
+  REQUIRE(test::run_command(train_command(data, data / "straight", flags) + " > " + (data / "straight.log").string() +
+                            " 2>&1") == 0);
+
+  const auto out = data / "chaos";
+  const auto log = data / "chaos.log";
+  // The one command line a scheduler re-runs; --resume with nothing to resume yet starts fresh.
+  const std::string command = train_command(data, out, flags + " --resume") + " >> " + log.string() + " 2>&1";
+  const char* seed_text = std::getenv("VRWKV_CHAOS_SEED");
+  const unsigned seed = seed_text ? unsigned(std::stoul(seed_text)) : 12345u;
+  INFO("VRWKV_CHAOS_SEED=" << seed);
+  std::mt19937 rng(seed);
+  const char* points[] = {"opened", "optimizer_written", "model_written", "before_commit", "committed"};
+  int kills = 0, attempts = 0;
+  for (; kills < 20 && attempts < 60; ++attempts) {
+    const int64_t done = latest_step(out);
+    if (done >= steps) break;  // finished early: counted below
+    const int mode = attempts % 3;
+    std::string env;
+    if (mode == 0) {
+      // Inside a checkpoint write: the next checkpoint's step, at one of the sequence's points.
+      const int64_t next = (done / every + 1) * every;
+      env = std::string("VRWKV_TEST_KILL_AT=") + points[rng() % 5] + ":" + std::to_string(next);
+    }
+    Background run(env, command);
+    int code = -1;
+    if (mode == 0) {
+      code = run.wait(true);
+    } else {
+      // mode 1: during start-up or the first step; mode 2: during the steps after a new logged one.
+      if (mode == 2) {
+        for (int i = 0; i < 600 && logged_step(out) <= done && run.wait(false) < 0; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (mode == 1 ? 1500 : 400)));
+      kill(run.pid, SIGKILL);
+      code = run.wait(true);
+    }
+    INFO("attempt " << attempts << " (mode " << mode << ") exit " << code << "\n" << read_text(log));
+    // A kill that came after the process ended is no kill; a process must never fail otherwise.
+    REQUIRE((code == 128 + SIGKILL || code == 0 || code == 3));
+    if (code == 128 + SIGKILL) ++kills;
+  }
+  CHECK(kills == 20);
+  REQUIRE(test::run_command(command) == 0);
+  CHECK(read_text(log).find("no checkpoint in") != std::string::npos);  // the first attempt started fresh
+  CHECK(summary_of(out).at("final_step") == steps);
+  const auto a = io::load_tensors(summary_of(data / "straight").at("checkpoint").get<std::string>() + "/model.safetensors");
+  const auto b = io::load_tensors(summary_of(out).at("checkpoint").get<std::string>() + "/model.safetensors");
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    REQUIRE(a[i].first == b[i].first);
+    CHECK(torch::equal(a[i].second, b[i].second));
+  }
+  // The same batches: the logged losses agree step for step.
+  CHECK(logged_losses(out) == logged_losses(data / "straight"));
+}
+
+TEST_CASE("checkpoint lineage: a step folder is swapped, never missing; newer checkpoints are set aside", "[resume]") {
+  const auto out = test::scratch_dir("resume_lineage");
+  auto write = [&](int64_t step, const std::string& tag) {
+    const auto tmp = train::begin_checkpoint(out.string(), step);
+    train::write_checkpoint_json(tmp, "trainer.json", {{"step", step}, {"tag", tag}});
+    return train::commit_checkpoint(tmp);
+  };
+  for (int64_t step : {2, 4, 6}) write(step, "first");
+  // Replacing step 4: the new contents, no temporary folder left behind.
+  const auto dir = write(4, "second");
+  CHECK(train::read_checkpoint_json(dir, "trainer.json").at("tag") == "second");
+  CHECK_FALSE(fs::exists(out / "checkpoints" / "step_00000004.tmp"));
+  // An unfinished checkpoint is not a checkpoint; the newest complete one is step 6.
+  train::begin_checkpoint(out.string(), 8);
+  CHECK(train::find_latest_checkpoint(out.string()) == (out / "checkpoints" / "step_00000006").string());
+  // Resuming from step 2 sets 4 and 6 aside (renamed, contents kept); pruning keeps only the lineage.
+  const auto moved = train::set_aside_checkpoints_after(out.string(), 2);
+  REQUIRE(moved.size() == 2);
+  CHECK(fs::path(moved[0]).filename().string().rfind("step_00000004.", 0) == 0);
+  CHECK(train::read_checkpoint_json(moved[1], "trainer.json").at("step") == 6);
+  CHECK(train::find_latest_checkpoint(out.string()) == (out / "checkpoints" / "step_00000002").string());
+  train::prune_checkpoints(out.string(), 1);
+  CHECK(fs::exists(out / "checkpoints" / "step_00000002"));
+  CHECK_FALSE(fs::exists(out / "checkpoints" / "step_00000008.tmp"));
+  CHECK(fs::exists(moved[0]));
+  CHECK(fs::exists(moved[1]));
+}

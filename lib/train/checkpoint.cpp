@@ -145,7 +145,7 @@ std::vector<std::string> set_aside_checkpoints_after(const std::string& output_d
   if (!fs::is_directory(root)) return moved;
   std::vector<fs::path> newer;
   for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory() && step_of(e.path().filename().string()) > step) newer.push_back(e.path());
+    if (is_complete(e) && step_of(e.path().filename().string()) > step) newer.push_back(e.path());  // *.tmp: garbage
   std::sort(newer.begin(), newer.end());
   const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch()).count());

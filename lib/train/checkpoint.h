@@ -37,8 +37,8 @@ std::string commit_checkpoint(const std::string& tmp_dir);
 // Deletes all but the newest `keep_last` complete checkpoints, and every leftover *.tmp folder.
 void prune_checkpoints(const std::string& output_dir, int64_t keep_last);
 
-// Moves the checkpoints (complete or not) of steps after `step` to checkpoints/set_aside/ (renamed,
-// never deleted); returns their new paths.
+// Moves the complete checkpoints of steps after `step` to checkpoints/set_aside/ (renamed, never
+// deleted; unfinished *.tmp folders are garbage that pruning removes); returns their new paths.
 std::vector<std::string> set_aside_checkpoints_after(const std::string& output_dir, int64_t step);
 
 // What one rank contributes to a checkpoint.
