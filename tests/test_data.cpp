@@ -250,6 +250,37 @@ TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a cle
   CHECK_THAT(message, test::contains("max_skip_fraction"));
 }
 
+// Every string holding a '/' in `j`, with its key path.
+static void collect_paths(const nlohmann::json& j, const std::string& at, std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object())
+    for (const auto& [k, v] : j.items()) collect_paths(v, at.empty() ? k : at + "." + k, out);
+  else if (j.is_string() && j.get<std::string>().find('/') != std::string::npos)
+    out.emplace_back(at, j.get<std::string>());
+}
+
+TEST_CASE("no shipped config names a path outside the checkout", "[data]") {
+  // A clone on a cluster has nothing beside the checkout: tokenizer, weights, data and outputs go
+  // inside it (models/, data/, runs/ as the README says) unless the user points elsewhere with --set.
+  const auto root = std::filesystem::weakly_canonical(test::source_dir());
+  int configs = 0, paths = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root / "configs")) {
+    if (e.path().extension() != ".json") continue;
+    ++configs;
+    std::vector<std::pair<std::string, std::string>> found;
+    collect_paths(nlohmann::json::parse(std::ifstream(e.path())), "", found);
+    for (const auto& [key, value] : found) {
+      ++paths;
+      const auto resolved = (e.path().parent_path() / value).lexically_normal();  // as load_run_config does
+      const auto inside = resolved.lexically_relative(root);
+      INFO(e.path().string() << ": " << key << " = " << value << " -> " << resolved.string());
+      CHECK(std::filesystem::path(value).is_relative());
+      CHECK((!inside.empty() && *inside.begin() != ".."));
+    }
+  }
+  CHECK(configs >= 8);
+  CHECK(paths >= 8);  // at least every stage config's tokenizer
+}
+
 TEST_CASE("config: unknown keys name the nearest valid one; types and ranges are checked", "[data]") {
   auto error = [](nlohmann::json j) { return error_of([&] { run_config_from_json(j, "c.json"); }); };
   const nlohmann::json tok = {{"path", "v.txt"}};
