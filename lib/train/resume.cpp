@@ -80,7 +80,7 @@ ResumePoint find_resume_point(const std::string& resume, bool force, const RunCo
   point.skips = point.trainer.value("skipped", nlohmann::json());
 
   std::vector<std::string> changed;
-  config_differences(point.trainer.at("config"), config.resolved, "", changed);
+  config_differences(field<nlohmann::json>(point.trainer, "config", point.dir), config.resolved, "", changed);
   const int64_t before = field<int64_t>(point.trainer, "global_batch", point.dir),
                 now = global_batch(config, comm.world_size());
   if (before != now)
