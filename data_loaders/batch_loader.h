@@ -1,6 +1,8 @@
-// Worker threads build batches ahead of the trainer into a bounded buffer. Batch n always holds
-// the samples the sampler assigns to it (bad ones left out and counted, never replaced), whatever
-// the thread timing, so a run that resumes from a cursor sees exactly the batches it would have.
+// Worker threads build batches ahead of the trainer into a bounded buffer. Batch k always holds
+// the samples the global order assigns to this rank's k-th micro batch (bad ones left out and
+// counted, never replaced; a micro batch whose samples were all bad comes out empty, so every rank
+// stays on its place in the global batch), whatever the thread timing, so a run that resumes from
+// a cursor sees exactly the batches it would have.
 #pragma once
 #include <condition_variable>
 #include <exception>
@@ -16,7 +18,6 @@
 namespace vrwkv::data {
 
 struct LoaderOptions {
-  int64_t batch_size = 1;
   int64_t num_workers = 2;
   int64_t prefetch_batches = 4;
   int64_t image_size = 336;
@@ -24,37 +25,35 @@ struct LoaderOptions {
 
 class BatchLoader {
  public:
-  // Starts the workers at `start` (a cursor from a checkpoint, or the beginning).
-  BatchLoader(const SampleBuilder& builder, Sampler sampler, SamplerCursor start, int64_t first_batch_number,
+  // Starts the workers at global stream position `start_sample` (a checkpoint's cursor, or 0).
+  BatchLoader(const SampleBuilder& builder, GlobalOrder order, StepLayout layout, int64_t start_sample,
               LoaderOptions options, SkipStats& skips);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  // The next batch in order (waits for it). Rethrows a worker's error (e.g. the skip ceiling).
+  // The next batch in order (waits for it; empty when all its samples were bad). Rethrows a
+  // worker's error (e.g. the skip ceiling).
   Batch next();
-  // The cursor after the last batch next() returned: store it to resume after that batch.
-  SamplerCursor cursor() const;
 
  private:
   struct Job {
     int64_t number;
     std::vector<uint64_t> indices;
-    SamplerCursor cursor_after;
   };
   void work();
 
   const SampleBuilder& builder_;
-  Sampler sampler_;
+  GlobalOrder order_;
+  StepLayout layout_;
+  int64_t start_sample_;
   LoaderOptions options_;
   SkipStats& skips_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  SamplerCursor schedule_cursor_;        // where the next scheduled batch starts
-  SamplerCursor consumed_cursor_;        // after the last batch handed out
-  int64_t next_to_schedule_, next_to_consume_;
-  std::map<int64_t, std::pair<Batch, SamplerCursor>> ready_;
+  int64_t next_to_schedule_ = 0, next_to_consume_ = 0;
+  std::map<int64_t, Batch> ready_;
   std::exception_ptr error_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;

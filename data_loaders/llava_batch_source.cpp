@@ -18,18 +18,17 @@ class LlavaBatchSource : public train::BatchSource {
         builder_(dataset_, *tokenizer_, spec.config.data, spec.config.model.image_tokens(),
                  make_image_loader(spec.config.data.image)),
         skips_(spec.config.data.max_skip_fraction),
-        loader_(builder_, Sampler(dataset_.size(), spec.config.seed, spec.rank, spec.world_size),
-                spec.resume_cursor.is_null() ? SamplerCursor{} : SamplerCursor::from_json(spec.resume_cursor),
-                spec.batches_done,
-                {spec.config.train.micro_batch_size, spec.config.data.num_workers, spec.config.data.prefetch_batches,
-                 spec.config.data.image.size},
-                skips_) {}
+        loader_(builder_, GlobalOrder(dataset_.size(), spec.config.seed),
+                StepLayout{spec.micro_batch, spec.accumulation, spec.rank, spec.world_size}, spec.start_sample,
+                {spec.config.data.num_workers, spec.config.data.prefetch_batches, spec.config.data.image.size},
+                skips_) {
+    skips_.set_earlier(spec.earlier_skips);  // counted from the first next(), after this
+  }
 
   train::Batch next() override {
     auto b = loader_.next();
     return {std::move(b.input_ids), std::move(b.labels), std::move(b.images)};
   }
-  nlohmann::json cursor() const override { return loader_.cursor().to_json(); }
   nlohmann::json skip_stats() const override { return skips_.to_json(); }
   std::string describe() const override { return cat(dataset_.size(), " samples in ", file_); }
 

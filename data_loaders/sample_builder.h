@@ -59,7 +59,7 @@ struct Batch {
   torch::Tensor input_ids;       // [B, T] int64
   torch::Tensor labels;          // [B, T] int64
   torch::Tensor images;          // [B, 3, S, S] float32
-  // Bad samples left out of this batch (and of batches passed over because all were bad).
+  // Bad samples left out of this batch.
   struct Skipped {
     std::string id, reason, message;
   };

@@ -23,13 +23,6 @@ uint64_t uniform_below(uint64_t& state, uint64_t bound) {
 
 }  // namespace
 
-SamplerCursor SamplerCursor::from_json(const nlohmann::json& j) {
-  SamplerCursor c;
-  c.epoch = j.at("epoch").get<int64_t>();
-  c.position = j.at("position").get<int64_t>();
-  return c;
-}
-
 std::vector<uint64_t> epoch_permutation(uint64_t n, uint64_t seed, int64_t epoch) {
   std::vector<uint64_t> p(n);
   for (uint64_t i = 0; i < n; ++i) p[i] = i;
@@ -38,40 +31,33 @@ std::vector<uint64_t> epoch_permutation(uint64_t n, uint64_t seed, int64_t epoch
   return p;
 }
 
-Sampler::Sampler(uint64_t dataset_size, uint64_t seed, int rank, int world_size)
-    : size_(dataset_size), seed_(seed), rank_(rank), world_size_(world_size) {
-  VRWKV_CHECK(world_size >= 1 && rank >= 0 && rank < world_size, "sampler: rank ", rank, " of world size ", world_size);
+GlobalOrder::GlobalOrder(uint64_t dataset_size, uint64_t seed) : size_(dataset_size), seed_(seed) {
   VRWKV_CHECK(dataset_size > 0, "sampler: the dataset is empty");
 }
 
-uint64_t Sampler::share_size(int rank) const {
-  return size_ / world_size_ + (static_cast<uint64_t>(rank) < size_ % world_size_ ? 1 : 0);
+const std::vector<uint64_t>& GlobalOrder::epoch(int64_t e) const {
+  auto it = cache_.find(e);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() >= 2) cache_.erase(cache_.begin());  // epochs are visited in increasing order
+  return cache_.emplace(e, epoch_permutation(size_, seed_, e)).first->second;
 }
 
-const std::vector<uint64_t>& Sampler::share_of(int64_t epoch) const {
-  if (epoch != cached_epoch_) {
-    const auto perm = epoch_permutation(size_, seed_, epoch);
-    cached_share_.clear();
-    for (uint64_t i = rank_; i < size_; i += world_size_) cached_share_.push_back(perm[i]);
-    cached_epoch_ = epoch;
-  }
-  return cached_share_;
+uint64_t GlobalOrder::at(uint64_t position) const {
+  return epoch(static_cast<int64_t>(position / size_))[position % size_];
 }
 
-std::vector<uint64_t> Sampler::take(SamplerCursor& cursor, uint64_t count) const {
+std::vector<uint64_t> GlobalOrder::micro_batch(const StepLayout& layout, int64_t start_sample, int64_t k) const {
+  VRWKV_CHECK(layout.micro_batch >= 1 && layout.accumulation >= 1 && layout.world_size >= 1 && layout.rank >= 0 &&
+                  layout.rank < layout.world_size,
+              "sampler: micro batch ", layout.micro_batch, ", accumulation ", layout.accumulation, ", rank ",
+              layout.rank, " of world size ", layout.world_size);
+  VRWKV_CHECK(start_sample >= 0 && k >= 0, "sampler: negative position");
+  const int64_t step = k / layout.accumulation, within = k % layout.accumulation;
+  const int64_t first = start_sample + step * layout.global_batch() +
+                        (layout.rank * layout.accumulation + within) * layout.micro_batch;
   std::vector<uint64_t> out;
-  out.reserve(count);
-  while (out.size() < count) {
-    // Each rank streams its own share epoch after epoch; a rank with one sample more simply
-    // reaches the next epoch one sample later, and no rank waits for another.
-    const auto& share = share_of(cursor.epoch);
-    if (static_cast<uint64_t>(cursor.position) >= share.size()) {
-      ++cursor.epoch;
-      cursor.position = 0;
-      continue;
-    }
-    out.push_back(share[cursor.position++]);
-  }
+  out.reserve(layout.micro_batch);
+  for (int64_t i = 0; i < layout.micro_batch; ++i) out.push_back(at(static_cast<uint64_t>(first + i)));
   return out;
 }
 

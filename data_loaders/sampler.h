@@ -1,43 +1,43 @@
-// Deterministic data order: a seeded permutation per epoch, each rank a disjoint strided share of
-// it (together the ranks see every sample exactly once per epoch), and a cursor small enough to
-// store in a checkpoint so a resumed run sees exactly the batches it would have seen.
+// Deterministic data order, the same on every rank: one seeded permutation per epoch, the epochs
+// laid end to end as one global stream of samples. Optimizer step s consumes the global batch of
+// stream positions [s*G, (s+1)*G), G = micro_batch x accumulation x world_size, cut into micro
+// batches of micro_batch consecutive positions; rank r trains micro batches r*accumulation ..
+// (r+1)*accumulation - 1 of it. So the micro batches depend on the micro batch size alone: any
+// split of G into ranks x accumulation trains the same micro batches, and the run's position is
+// one number (samples consumed) that any world size can resume from. A dataset smaller than G
+// simply wraps into the next epoch: no rank ever has an empty share.
 #pragma once
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace vrwkv::data {
 
-struct SamplerCursor {
-  int64_t epoch = 0;
-  int64_t position = 0;  // samples of this rank's share already handed out in this epoch
+// How one rank's micro batches sit in the global batch of a step.
+struct StepLayout {
+  int64_t micro_batch = 1, accumulation = 1;
+  int rank = 0, world_size = 1;
 
-  nlohmann::json to_json() const { return {{"epoch", epoch}, {"position", position}}; }
-  static SamplerCursor from_json(const nlohmann::json& j);
-  bool operator==(const SamplerCursor& o) const { return epoch == o.epoch && position == o.position; }
+  int64_t global_batch() const { return micro_batch * accumulation * world_size; }
 };
 
-class Sampler {
+class GlobalOrder {
  public:
-  Sampler(uint64_t dataset_size, uint64_t seed, int rank, int world_size);
+  GlobalOrder(uint64_t dataset_size, uint64_t seed);
 
-  // The sample indices of this rank's share in `epoch`, in order.
-  std::vector<uint64_t> epoch_share(int64_t epoch) const { return share_of(epoch); }
-  // The size of a rank's share (ranks below dataset_size % world_size get one more).
-  uint64_t share_size(int rank) const;
-
-  // The next `count` indices from `cursor` (moving into the next epoch when this one runs out).
-  std::vector<uint64_t> take(SamplerCursor& cursor, uint64_t count) const;
+  uint64_t dataset_size() const { return size_; }
+  // The sample index at global stream position `position` (epoch position / dataset_size).
+  uint64_t at(uint64_t position) const;
+  // The sample indices of this rank's k-th micro batch after `start_sample` (a step boundary: the
+  // cursor a checkpoint stores), in order.
+  std::vector<uint64_t> micro_batch(const StepLayout& layout, int64_t start_sample, int64_t k) const;
 
  private:
-  // The share of `epoch`, computed once per epoch (take() is called for every batch).
-  const std::vector<uint64_t>& share_of(int64_t epoch) const;
+  const std::vector<uint64_t>& epoch(int64_t e) const;
 
   uint64_t size_, seed_;
-  int rank_, world_size_;
-  mutable int64_t cached_epoch_ = -1;
-  mutable std::vector<uint64_t> cached_share_;
+  // The last two epochs' permutations: a micro batch may straddle an epoch boundary.
+  mutable std::map<int64_t, std::vector<uint64_t>> cache_;
 };
 
 // The permutation of [0, n) for (seed, epoch): Fisher-Yates over splitmix64, so the order is the

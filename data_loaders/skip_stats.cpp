@@ -6,6 +6,17 @@
 
 namespace vrwkv::data {
 
+void SkipStats::set_earlier(const nlohmann::json& run_totals) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (run_totals.is_null()) return;
+  try {
+    earlier_seen_ = run_totals.at("seen").get<int64_t>();
+    earlier_skipped_ = run_totals.at("skipped").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat("skip counts of the checkpoint: ", e.what()));
+  }
+}
+
 void SkipStats::record_ok() {
   std::lock_guard<std::mutex> lock(mu_);
   ++seen_;
@@ -18,10 +29,11 @@ void SkipStats::record_skip(const std::string& reason, const std::string& sample
   const int64_t n = ++by_reason_[reason];
   if (n <= 10 || n % 1000 == 0)
     spdlog::warn("skipped sample {} ({}, {} so far): {}", sample_id, reason, n, message);
-  if (seen_ >= min_seen_ && double(skipped_) > max_fraction_ * double(seen_)) {
+  const int64_t seen = earlier_seen_ + seen_, skipped = earlier_skipped_ + skipped_;
+  if (seen >= min_seen_ && double(skipped) > max_fraction_ * double(seen)) {
     std::string reasons;
     for (const auto& [r, count] : by_reason_) reasons += cat(reasons.empty() ? "" : ", ", r, " ", count);
-    throw Error(cat("too many bad samples: ", skipped_, " of ", seen_, " skipped (", reasons,
+    throw Error(cat("too many bad samples: ", skipped, " of ", seen, " skipped in the run (here: ", reasons,
                     "), above data.max_skip_fraction = ", max_fraction_, "; fix the data or raise the ceiling"));
   }
 }

@@ -16,6 +16,11 @@ class SkipStats {
   explicit SkipStats(double max_fraction = 1.0, int64_t min_seen = 100)
       : max_fraction_(max_fraction), min_seen_(min_seen) {}
 
+  // The whole run's counts before this process (a checkpoint's, summed over its ranks): the
+  // ceiling then counts the whole run. to_json() still reports this process's own counts, so the
+  // trainer can sum the ranks' and add the earlier total once.
+  void set_earlier(const nlohmann::json& run_totals);
+
   void record_ok();
   // Logs the first few skips of each reason in full, then every 1000th. Throws vrwkv::Error when
   // the skipped fraction passes the ceiling.
@@ -31,6 +36,7 @@ class SkipStats {
   double max_fraction_;
   int64_t min_seen_;
   int64_t seen_ = 0, skipped_ = 0;
+  int64_t earlier_seen_ = 0, earlier_skipped_ = 0;
   std::map<std::string, int64_t> by_reason_;
 };
 

@@ -100,13 +100,12 @@ struct BadDataFixture {
   }
 };
 
+// `count` micro batches of 3 of one rank alone, from stream position `start`.
 std::vector<data::Batch> run_loader(const data::SampleBuilder& builder, size_t dataset_size, int workers,
-                                    data::SamplerCursor start, int64_t first, int64_t count, data::SkipStats& skips,
-                                    data::SamplerCursor* cursor_after = nullptr) {
-  data::BatchLoader loader(builder, data::Sampler(dataset_size, 7, 0, 1), start, first, {3, workers, 3, 28}, skips);
+                                    int64_t start, int64_t count, data::SkipStats& skips) {
+  data::BatchLoader loader(builder, data::GlobalOrder(dataset_size, 7), {3, 1, 0, 1}, start, {workers, 3, 28}, skips);
   std::vector<data::Batch> out;
   for (int64_t i = 0; i < count; ++i) out.push_back(loader.next());
-  if (cursor_after) *cursor_after = loader.cursor();
   return out;
 }
 
@@ -147,38 +146,53 @@ TEST_CASE("dataset reads JSON arrays and JSON Lines, ids of any type, and reject
   CHECK_THAT(error_of([&] { data::LlavaDataset((dir / "missing.json").string()); }), test::contains("missing.json"));
 }
 
-TEST_CASE("sampler: each epoch the ranks' shares are disjoint and cover every sample once", "[data]") {
+TEST_CASE("global order: each epoch a seeded permutation, the stream wraps into the next", "[data]") {
   for (uint64_t n : {1ull, 10ull, 11ull, 97ull}) {
-    for (int world : {1, 2, 3}) {
-      INFO("n " << n << " world " << world);
-      for (int64_t epoch : {0, 1}) {
-        std::multiset<uint64_t> seen;
-        for (int rank = 0; rank < world; ++rank) {
-          const data::Sampler s(n, 5, rank, world);
-          const auto share = s.epoch_share(epoch);
-          CHECK(share.size() == s.share_size(rank));
-          seen.insert(share.begin(), share.end());
-        }
-        CHECK(seen.size() == n);
-        CHECK(std::set<uint64_t>(seen.begin(), seen.end()).size() == n);
-      }
+    INFO("n " << n);
+    const data::GlobalOrder order(n, 5);
+    for (uint64_t epoch : {0ull, 1ull, 2ull}) {
+      std::set<uint64_t> seen;
+      for (uint64_t i = 0; i < n; ++i) seen.insert(order.at(epoch * n + i));
+      CHECK(seen.size() == n);
+      CHECK(*seen.rbegin() == n - 1);
     }
   }
-  const data::Sampler s(50, 5, 0, 1);
-  CHECK(s.epoch_share(0) != s.epoch_share(1));
-  CHECK(data::Sampler(50, 5, 0, 1).epoch_share(3) == s.epoch_share(3));
-  CHECK(data::Sampler(50, 6, 0, 1).epoch_share(0) != s.epoch_share(0));
-  // Taking in pieces through a stored cursor gives the same stream as taking at once, across epochs.
-  data::SamplerCursor whole, pieces;
-  const auto all = s.take(whole, 120);
-  auto first = s.take(pieces, 37);
-  const auto restored = data::SamplerCursor::from_json(pieces.to_json());
-  pieces = restored;
-  const auto rest = s.take(pieces, 83);
-  first.insert(first.end(), rest.begin(), rest.end());
-  CHECK(first == all);
-  CHECK(whole == pieces);
-  CHECK(whole.epoch == 2);
+  const data::GlobalOrder order(50, 5);
+  CHECK(data::epoch_permutation(50, 5, 0) != data::epoch_permutation(50, 5, 1));
+  CHECK(data::epoch_permutation(50, 6, 0) != data::epoch_permutation(50, 5, 0));
+  for (uint64_t i = 0; i < 150; ++i) CHECK(order.at(i) == data::epoch_permutation(50, 5, int64_t(i / 50))[i % 50]);
+}
+
+TEST_CASE("global order: any split of the global batch into ranks x accumulation gives the same micro batches",
+          "[data]") {
+  // Micro batch 2, global batch 8 = 1 x 4 = 2 x 2 = 4 x 1; datasets larger and smaller than it.
+  for (uint64_t n : {3ull, 8ull, 13ull}) {
+    INFO("n " << n);
+    const data::GlobalOrder order(n, 9);
+    std::vector<std::vector<std::vector<uint64_t>>> splits;  // [split][micro batch of the run]
+    for (int world : {1, 2, 4}) {
+      const int64_t accum = 4 / world;
+      std::vector<std::vector<uint64_t>> micro(3 * 4);
+      for (int rank = 0; rank < world; ++rank) {
+        const data::StepLayout layout{2, accum, rank, world};
+        CHECK(layout.global_batch() == 8);
+        for (int64_t k = 0; k < 3 * accum; ++k) {
+          const int64_t step = k / accum, index = rank * accum + k % accum;  // the place in the global batch
+          micro[step * 4 + index] = order.micro_batch(layout, 0, k);
+          // Resuming at a step boundary (the cursor) continues the same stream.
+          if (step >= 1) CHECK(order.micro_batch(layout, 8, k - accum) == micro[step * 4 + index]);
+        }
+      }
+      splits.push_back(micro);
+    }
+    CHECK(splits[0] == splits[1]);
+    CHECK(splits[0] == splits[2]);
+    // The run's stream in order: micro batch j of the run holds positions 2j and 2j + 1.
+    for (size_t j = 0; j < splits[0].size(); ++j)
+      CHECK(splits[0][j] == std::vector<uint64_t>{order.at(2 * j), order.at(2 * j + 1)});
+  }
+  REQUIRE_THROWS_WITH(data::GlobalOrder(0, 1), test::contains("the dataset is empty"));
+  REQUIRE_THROWS_WITH(data::GlobalOrder(5, 1).micro_batch({2, 1, 2, 2}, 0, 0), test::contains("rank 2 of world size 2"));
 }
 
 // The loader tests decode real image files (good, corrupt, missing): builds with OpenCV only.
@@ -192,16 +206,14 @@ TEST_CASE("loader: batches are deterministic, resumable, and bad samples are ski
                                     data::make_image_loader(config.data.image));
   // One epoch is 22 samples; 8 batches of 3 go a little past it.
   data::SkipStats skips_a, skips_b;
-  data::SamplerCursor after_two;
-  const auto a = run_loader(builder, dataset.size(), 1, {}, 0, 2, skips_a, &after_two);
-  const auto a_rest = run_loader(builder, dataset.size(), 1, after_two, 2, 5, skips_a);
-  const auto b = run_loader(builder, dataset.size(), 2, {}, 0, 7, skips_b);
+  const auto a = run_loader(builder, dataset.size(), 1, 0, 2, skips_a);
+  const auto a_rest = run_loader(builder, dataset.size(), 1, 6, 5, skips_a);  // resumed after 6 samples
+  const auto b = run_loader(builder, dataset.size(), 2, 0, 7, skips_b);
   std::vector<data::Batch> a_all(a);
   a_all.insert(a_all.end(), a_rest.begin(), a_rest.end());
   REQUIRE(a_all.size() == b.size());
   for (size_t i = 0; i < b.size(); ++i) {
     INFO("batch " << i);
-    CHECK(a_all[i].number == b[i].number);
     CHECK(a_all[i].ids == b[i].ids);
     CHECK(torch::equal(a_all[i].input_ids, b[i].input_ids));
     CHECK(torch::equal(a_all[i].labels, b[i].labels));
@@ -211,9 +223,8 @@ TEST_CASE("loader: batches are deterministic, resumable, and bad samples are ski
 
   // One batch of a whole epoch: every good sample in it, every bad one skipped under its reason.
   data::SkipStats epoch_skips;
-  data::BatchLoader loader(builder, data::Sampler(dataset.size(), 7, 0, 1), {}, 0, {22, 1, 1, 28}, epoch_skips);
+  data::BatchLoader loader(builder, data::GlobalOrder(dataset.size(), 7), {22, 1, 0, 1}, 0, {1, 1, 28}, epoch_skips);
   const auto batch = loader.next();
-  CHECK(loader.cursor() == data::SamplerCursor{0, 22});
   CHECK(batch.ids.size() == 12);
   CHECK(batch.input_ids.size(0) == 12);
   CHECK(batch.images.size(0) == 12);
@@ -237,7 +248,7 @@ TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a cle
   const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
                                     data::make_image_loader(config.data.image));
   data::SkipStats skips(config.data.max_skip_fraction, /*min_seen=*/10);
-  data::BatchLoader loader(builder, data::Sampler(dataset.size(), 7, 0, 1), {}, 0, {2, 2, 2, 28}, skips);
+  data::BatchLoader loader(builder, data::GlobalOrder(dataset.size(), 7), {2, 1, 0, 1}, 0, {2, 2, 28}, skips);
   const auto message = error_of([&] {
     for (int i = 0; i < 20; ++i) loader.next();
   });
@@ -246,6 +257,37 @@ TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a cle
 }
 
 #endif  // VRWKV_WITH_OPENCV
+
+// Every string holding a '/' in `j`, with its key path.
+static void collect_paths(const nlohmann::json& j, const std::string& at, std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object())
+    for (const auto& [k, v] : j.items()) collect_paths(v, at.empty() ? k : at + "." + k, out);
+  else if (j.is_string() && j.get<std::string>().find('/') != std::string::npos)
+    out.emplace_back(at, j.get<std::string>());
+}
+
+TEST_CASE("no shipped config names a path outside the checkout", "[data]") {
+  // A clone on a cluster has nothing beside the checkout: tokenizer, weights, data and outputs go
+  // inside it (models/, data/, runs/ as the README says) unless the user points elsewhere with --set.
+  const auto root = std::filesystem::weakly_canonical(test::source_dir());
+  int configs = 0, paths = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root / "configs")) {
+    if (e.path().extension() != ".json") continue;
+    ++configs;
+    std::vector<std::pair<std::string, std::string>> found;
+    collect_paths(nlohmann::json::parse(std::ifstream(e.path())), "", found);
+    for (const auto& [key, value] : found) {
+      ++paths;
+      const auto resolved = (e.path().parent_path() / value).lexically_normal();  // as load_run_config does
+      const auto inside = resolved.lexically_relative(root);
+      INFO(e.path().string() << ": " << key << " = " << value << " -> " << resolved.string());
+      CHECK(std::filesystem::path(value).is_relative());
+      CHECK((!inside.empty() && *inside.begin() != ".."));
+    }
+  }
+  CHECK(configs >= 8);
+  CHECK(paths >= 8);  // at least every stage config's tokenizer
+}
 
 TEST_CASE("config: unknown keys name the nearest valid one; types and ranges are checked", "[data]") {
   auto error = [](nlohmann::json j) { return error_of([&] { run_config_from_json(j, "c.json"); }); };

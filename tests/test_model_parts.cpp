@@ -67,6 +67,15 @@ TEST_CASE("plan_sequence truncation keeps the head when it holds a label, else t
     CHECK(row_of(s.token_ids, 0) == std::vector<int64_t>{1, 2, 3, 4});
     CHECK(row_of(s.labels, 0) == std::vector<int64_t>{I, I, I, 4});
   }
+  {
+    // The same sample padded by the collate to a longer neighbour's length truncates the same: its
+    // padding (id 0, label -100) is not text.
+    const auto s = vrwkv::plan_sequence(ids({{P, 1, 2, 3, 4, 0, 0}, {P, 1, 2, 3, 4, 5, 6}}),
+                                        ids({{I, I, I, I, 4, I, I}, {I, I, I, I, I, I, 6}}), 2, 4);
+    CHECK(row_of(s.token_ids, 0) == std::vector<int64_t>{1, 2, 3, 4});
+    CHECK(row_of(s.labels, 0) == std::vector<int64_t>{I, I, I, 4});
+    CHECK(row_of(s.labels, 1) == std::vector<int64_t>{I, I, I, 6});
+  }
 }
 
 TEST_CASE("plan_sequence rejects two placeholders and a ctx_len smaller than the image", "[model]") {

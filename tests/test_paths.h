@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #if __has_include("test_config.h")
@@ -22,9 +23,11 @@ inline std::string python_with_torch() { return VRWKV_TEST_PYTHON; }
 
 inline std::string source_dir() { return VRWKV_TEST_SOURCE_DIR; }
 
-// A fresh, empty scratch directory for one test.
+// A fresh, empty scratch directory for one test, apart from other checkouts' runs of the same
+// test on this machine (their data would otherwise change under a running test).
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("vrwkv_test_" + name);
+  const auto checkout = std::to_string(std::hash<std::string>{}(source_dir()) % 1000000);
+  auto dir = std::filesystem::temp_directory_path() / ("vrwkv_test_" + checkout + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

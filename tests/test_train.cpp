@@ -197,7 +197,7 @@ TEST_CASE("a kill during a checkpoint write leaves the last complete checkpoint,
   const auto root = test::scratch_dir("train_kill");
   const auto out = root / "run";
   const std::string common = "--set train.steps=6 --set checkpoint.every_steps=2 --set checkpoint.keep_last=5";
-  CHECK(test::run_command("VRWKV_FAULT_KILL_IN_CHECKPOINT=4 " + train_command(data, "stage2", out, common) + " > " +
+  CHECK(test::run_command("VRWKV_TEST_KILL_AT=model_written:4 " + train_command(data, "stage2", out, common) + " > " +
             (root / "a.log").string() + " 2>&1") == 128 + SIGKILL);
   // step 2 is complete; step 4 exists only as an unfinished .tmp folder
   CHECK(fs::exists(out / "checkpoints" / "step_00000002" / "trainer.json"));

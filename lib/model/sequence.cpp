@@ -54,14 +54,22 @@ SequenceLayout plan_sequence(const torch::Tensor& input_ids_in, const torch::Ten
     for (int64_t t = 0; t < before; ++t) row.push_back({Source::kToken, id[b * T + t], lb[b * T + t]});
     for (int64_t k = 0; k < K; ++k) row.push_back({p >= 0 ? Source::kImage : Source::kZero, k, kIgnoreLabel});
     for (int64_t t = p + 1; t < T; ++t) row.push_back({Source::kToken, id[b * T + t], lb[b * T + t]});
+    // The collate's padding after the sample's end (id 0, label -100; no rendered text holds id 0)
+    // is not text: the truncation rule acts on the sample's own row, so a sample truncates the
+    // same whatever longer samples share its micro batch.
+    int64_t own_end = T;
+    while (own_end > p + 1 && id[b * T + own_end - 1] == 0 && lb[b * T + own_end - 1] == kIgnoreLabel) --own_end;
+    const int64_t own = static_cast<int64_t>(row.size()) - (T - own_end);
     // 3. Truncate: the first ctx_len positions if they hold a label, else the last ctx_len.
     if (ctx_len > 0 && static_cast<int64_t>(row.size()) > ctx_len) {
       const bool head_has_label = std::any_of(row.begin(), row.begin() + ctx_len,
                                               [](const Source& s) { return s.label != kIgnoreLabel; });
-      if (head_has_label)
+      if (head_has_label) {
         row.resize(ctx_len);
-      else
-        row.erase(row.begin(), row.end() - ctx_len);
+      } else {
+        row.resize(own);
+        if (own > ctx_len) row.erase(row.begin(), row.end() - ctx_len);
+      }
     }
   }
 

@@ -14,7 +14,8 @@
 
 namespace vrwkv::train {
 
-// The model's inputs for one micro batch (SPEC section 5), on the CPU.
+// The model's inputs for one micro batch (SPEC section 5), on the CPU. No rows when all its
+// samples were bad: the micro batch still holds its place in the global batch.
 struct Batch {
   torch::Tensor input_ids;  // [B, T] int64, padded with 0
   torch::Tensor labels;     // [B, T] int64, padded with kIgnoreLabel
@@ -24,22 +25,25 @@ struct Batch {
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  // The next micro batch of this rank, in order; throws vrwkv::Error when the run must stop (the
-  // skip ceiling, an image this build cannot decode).
+  // The next micro batch of this rank, in the order of BatchSourceSpec; throws vrwkv::Error when
+  // the run must stop (the skip ceiling, an image this build cannot decode).
   virtual Batch next() = 0;
-  // Where this rank resumes after the last batch next() returned (stored in checkpoints).
-  virtual nlohmann::json cursor() const = 0;
-  // Bad samples left out so far: {"seen", "skipped", "by_reason"}.
+  // Bad samples this process left out so far: {"seen", "skipped", "by_reason"}.
   virtual nlohmann::json skip_stats() const = 0;
   // One line for the log: what is read, how many samples.
   virtual std::string describe() const = 0;
 };
 
+// One global order of samples for the whole run (data_loaders/sampler.h): each optimizer step
+// takes the next micro_batch x accumulation x world_size samples, and this rank's `accumulation`
+// micro batches are its consecutive share of them. The micro batches depend on the micro batch
+// size alone, so the same run on any number of ranks trains the same micro batches.
 struct BatchSourceSpec {
   const RunConfig& config;
   int rank = 0, world_size = 1;
-  nlohmann::json resume_cursor;  // null: from the start
-  int64_t batches_done = 0;      // micro batches this rank consumed before (for batch numbering)
+  int64_t micro_batch = 1, accumulation = 1;
+  int64_t start_sample = 0;         // the cursor: samples of the global order consumed before
+  nlohmann::json earlier_skips;     // the whole run's skip counts before (null: none)
 };
 
 using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(const BatchSourceSpec&)>;

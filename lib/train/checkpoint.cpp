@@ -1,15 +1,18 @@
 #include "train/checkpoint.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2 (glibc 2.28)
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <chrono>
 #include <fstream>
 
 #include "base/error.h"
 #include "io/tensor_file.h"
+#include "train/fault_injection.h"
 
 namespace vrwkv::train {
 namespace fs = std::filesystem;
@@ -25,10 +28,33 @@ void fsync_path(const fs::path& path) {
   ::close(fd);
 }
 
+constexpr const char* kSetAside = "set_aside";
+
+// step_ and 8 digits: the step of a checkpoint folder name (with .tmp or not), else -1.
+int64_t step_of(const std::string& name) {
+  const size_t digits = 8, prefix = std::string(kPrefix).size();
+  if (name.rfind(kPrefix, 0) != 0 || name.size() < prefix + digits) return -1;
+  const std::string rest = name.substr(prefix + digits);
+  if (!rest.empty() && rest != kTmpSuffix) return -1;
+  for (size_t i = prefix; i < prefix + digits; ++i)
+    if (name[i] < '0' || name[i] > '9') return -1;
+  return std::stoll(name.substr(prefix, digits));
+}
+
 bool is_complete(const fs::directory_entry& e) {
   const auto name = e.path().filename().string();
-  return e.is_directory() && name.rfind(kPrefix, 0) == 0 && name.find(kTmpSuffix) == std::string::npos &&
+  return e.is_directory() && step_of(name) >= 0 && name.find(kTmpSuffix) == std::string::npos &&
          fs::exists(e.path() / "trainer.json");
+}
+
+// Swaps two paths atomically; false where the file system cannot (then nothing changed).
+bool exchange(const fs::path& a, const fs::path& b) {
+#ifdef RENAME_EXCHANGE
+  return ::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0;
+#else
+  (void)a, (void)b;
+  return false;
+#endif
 }
 
 std::vector<fs::path> complete_checkpoints(const std::string& output_dir) {
@@ -80,7 +106,23 @@ std::string commit_checkpoint(const std::string& tmp_dir) {
               ": not a temporary checkpoint folder");
   const fs::path final_dir = tmp.parent_path() / name.substr(0, name.size() - 4);
   fsync_path(tmp);
-  fs::remove_all(final_dir);  // a checkpoint of the same step from an interrupted earlier run
+  if (fs::exists(final_dir)) {
+    // A checkpoint of the same step from an earlier run: swapped out in one step, then deleted
+    // (it now carries the .tmp name, so an interrupted delete is garbage the next prune removes).
+    if (exchange(tmp, final_dir)) {
+      fsync_path(final_dir.parent_path());
+      fs::remove_all(tmp);
+      return final_dir.string();
+    }
+    // No exchange on this file system: rename the old one aside first (a brief window).
+    const fs::path old = tmp.parent_path() / (name.substr(0, name.size() - 4) + ".old" + kTmpSuffix);
+    fs::remove_all(old);
+    fs::rename(final_dir, old);
+    fs::rename(tmp, final_dir);
+    fsync_path(final_dir.parent_path());
+    fs::remove_all(old);
+    return final_dir.string();
+  }
   fs::rename(tmp, final_dir);
   fsync_path(final_dir.parent_path());
   return final_dir.string();
@@ -95,6 +137,75 @@ void prune_checkpoints(const std::string& output_dir, int64_t keep_last) {
     const auto name = e.path().filename().string();
     if (name.size() > 4 && name.compare(name.size() - 4, 4, kTmpSuffix) == 0) fs::remove_all(e.path());
   }
+}
+
+std::vector<std::string> set_aside_checkpoints_after(const std::string& output_dir, int64_t step) {
+  std::vector<std::string> moved;
+  const fs::path root = checkpoint_root(output_dir);
+  if (!fs::is_directory(root)) return moved;
+  std::vector<fs::path> newer;
+  for (const auto& e : fs::directory_iterator(root))
+    if (is_complete(e) && step_of(e.path().filename().string()) > step) newer.push_back(e.path());  // *.tmp: garbage
+  std::sort(newer.begin(), newer.end());
+  const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch()).count());
+  for (const auto& path : newer) {
+    const fs::path target = root / kSetAside / (path.filename().string() + "." + stamp);
+    fs::create_directories(target.parent_path());
+    fs::rename(path, target);
+    moved.push_back(target.string());
+  }
+  if (!moved.empty()) fsync_path(root);
+  return moved;
+}
+
+std::string save_checkpoint(dist::Communicator& comm, const std::string& output_dir, int64_t keep_last,
+                            CheckpointContents c) {
+  const std::string tmp = (fs::path(checkpoint_root(output_dir)) / (checkpoint_name(c.step) + kTmpSuffix)).string();
+  if (comm.is_main()) begin_checkpoint(output_dir, c.step);
+  fault_point("opened", c.step);
+  comm.barrier();
+  if (c.writes_optimizer) write_checkpoint_tensors(tmp, cat("optimizer.rank", comm.rank(), ".safetensors"), c.optimizer);
+  comm.barrier();
+  std::string final_dir = (fs::path(checkpoint_root(output_dir)) / checkpoint_name(c.step)).string();
+  if (comm.is_main()) {
+    fault_point("optimizer_written", c.step);
+    write_checkpoint_tensors(tmp, "model.safetensors", c.weights);
+    fault_point("model_written", c.step);
+    write_checkpoint_tensors(tmp, "rng.safetensors", c.rng);
+    write_checkpoint_json(tmp, "trainer.json", c.trainer);  // last: it marks the folder complete
+    fault_point("before_commit", c.step);
+    final_dir = commit_checkpoint(tmp);
+    fault_point("committed", c.step);
+    prune_checkpoints(output_dir, keep_last);
+  }
+  comm.barrier();
+  return final_dir;
+}
+
+io::NamedTensors load_optimizer_state(const std::string& checkpoint_dir,
+                                      const std::function<bool(const std::string&)>& wanted) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(checkpoint_dir)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("optimizer.rank", 0) == 0 && e.path().extension() == ".safetensors") files.push_back(e.path());
+  }
+  VRWKV_CHECK(!files.empty(), checkpoint_dir, ": no optimizer.rank<R>.safetensors file");
+  std::sort(files.begin(), files.end());
+  io::NamedTensors state;
+  bool have_step = false;
+  for (const auto& file : files) {
+    // One file at a time, keeping only what is wanted: a rank never holds the whole run's state.
+    for (auto& [name, t] : io::load_tensors(file.string())) {
+      if (name == "step") {
+        if (!have_step) state.emplace_back(name, t);
+        have_step = true;
+      } else if (wanted(name)) {
+        state.emplace_back(name, t);
+      }
+    }
+  }
+  return state;
 }
 
 std::string find_latest_checkpoint(const std::string& output_dir) {

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <set>
 
 #include "base/error.h"
+#include "dist/zero.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
 #include "train/checkpoint.h"
@@ -76,6 +78,62 @@ torch::Device choose_device(const std::string& setting, int local_rank) {
   if (torch::cuda::is_available())
     return torch::Device(torch::kCUDA, local_rank % std::max<int64_t>(1, torch::cuda::device_count()));
   return torch::kCPU;
+}
+
+}  // namespace vrwkv::train
+
+namespace vrwkv::train {
+
+RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Communicator& comm,
+                       const std::string& resume_dir) {
+  namespace fs = std::filesystem;
+  RunModel run;
+  torch::manual_seed(config.seed);
+  run.model = VisualRWKV(config.model);
+  if (resume_dir.empty()) {
+    load_initial_weights(run.model, config.init);
+  } else {
+    const auto path = (fs::path(resume_dir) / "model.safetensors").string();
+    io::load_into(*run.model, io::load_tensors(path), path, {"rwkv.", "vit.", "proj."});
+  }
+  run.model->rwkv->checkpoint_blocks = config.train.grad_checkpointing;
+  run.trained = apply_freezing(run.model, config.train);
+  run.model->to(device);
+  {
+    // Every rank starts from rank 0's weights.
+    std::vector<torch::Tensor> all;
+    for (auto& p : run.model->parameters()) all.push_back(p.data());
+    comm.broadcast(all, 0);
+  }
+  int64_t n_trained = 0;
+  for (const auto& [name, p] : run.trained) n_trained += p.numel();
+  spdlog::info("stage {}: training {} tensors, {} parameters", config.train.stage, run.trained.size(), n_trained);
+
+  run.owners = config.train.zero_stage == 1 ? dist::partition_owners(run.trained, comm.world_size())
+                                            : std::vector<int>(run.trained.size(), comm.rank());
+  const auto owned = dist::owned_by(run.trained, run.owners, comm.rank());
+  run.optimizer = std::make_unique<AdamW>(
+      owned, AdamWOptions{config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay,
+                          {{"vit.", config.optim.vision_lr_scale}}});
+  if (!resume_dir.empty()) {
+    // State is stored by parameter name: keep the entries of the tensors this rank owns now.
+    std::set<std::string> mine;
+    for (const auto& [name, t] : owned) mine.insert(name);
+    const auto state = load_optimizer_state(resume_dir, [&](const std::string& key) {
+      const auto dot = key.rfind('.');
+      return dot != std::string::npos && mine.count(key.substr(0, dot)) > 0;
+    });
+    run.optimizer->load_state(state, resume_dir + "/optimizer.rank*.safetensors");
+  }
+  if (config.train.precision == "bf16") run.model->to(torch::kBFloat16);
+  if (!resume_dir.empty()) {
+    // Nothing in a step draws random numbers today; the generator is restored so that nothing
+    // added later (dropout, sampling) silently breaks exact resume.
+    const auto rng = io::load_tensors((fs::path(resume_dir) / "rng.safetensors").string());
+    auto generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(io::find_tensor(rng, "cpu"));
+  }
+  return run;
 }
 
 }  // namespace vrwkv::train

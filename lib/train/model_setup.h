@@ -3,9 +3,14 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
+#include <vector>
+
 #include "config/run_config.h"
+#include "dist/communicator.h"
 #include "io/named_tensors.h"
 #include "model/visual_rwkv.h"
+#include "train/adamw.h"
 
 namespace vrwkv::train {
 
@@ -18,5 +23,20 @@ io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& train);
 
 // The device a run uses: train.device, with "auto" meaning the local GPU (LOCAL_RANK) when CUDA is available.
 torch::Device choose_device(const std::string& setting, int local_rank);
+
+// A run's model and optimizer, ready for its first step.
+struct RunModel {
+  VisualRWKV model{nullptr};
+  io::NamedTensors trained;               // in model order
+  std::vector<int> owners;                // each trained tensor's optimizer rank (ZeRO-1), else this rank
+  std::unique_ptr<AdamW> optimizer;       // over this rank's owned tensors
+};
+
+// The model from the initial weights or the checkpoint `resume_dir` (""), frozen per stage, on
+// `device` with every rank holding rank 0's weights; the optimizer (float32 masters made before
+// a bf16 cast) over the tensors this rank owns, its state read from the checkpoint whatever world
+// size wrote it; the random generator restored.
+RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Communicator& comm,
+                       const std::string& resume_dir);
 
 }  // namespace vrwkv::train

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "base/device_memory.h"
 
@@ -19,6 +21,28 @@ double host_memory_bytes() {
 }
 
 double device_peak_memory_bytes() { return double(cuda_peak_allocated_bytes()); }
+
+double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
+  double lm = 0, vision = 0;
+  for (const auto& item : model->rwkv->named_parameters())
+    if (item.key().rfind("emb.", 0) != 0) lm += item.value().numel();
+  for (const auto& p : model->vit->parameters()) vision += p.numel();
+  const double patches = double(model->config.vision.num_patches() + 1);
+  return 6 * lm + 2 * vision * patches / double(std::max<int64_t>(1, ctx_len));
+}
+
+nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b) {
+  int64_t seen = 0, skipped = 0;
+  std::map<std::string, int64_t> by_reason;
+  for (const auto* part : {&a, &b}) {
+    if (part->is_null()) continue;
+    seen += part->value("seen", int64_t(0));
+    skipped += part->value("skipped", int64_t(0));
+    const auto reasons = part->value("by_reason", nlohmann::json::object());
+    for (const auto& [reason, n] : reasons.items()) by_reason[reason] += n.get<int64_t>();
+  }
+  return {{"seen", seen}, {"skipped", skipped}, {"by_reason", by_reason}};
+}
 
 Progress::Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,
                    double flops_per_token, double peak_flops, bool on_gpu)

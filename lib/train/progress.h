@@ -8,7 +8,19 @@
 #include <fstream>
 #include <string>
 
+#include "model/visual_rwkv.h"
+
 namespace vrwkv::train {
+
+// The measured matrix throughput of an H100 in bf16 (SPEC section 10): MFU's denominator.
+constexpr double kH100BF16PeakFlops = 790e12;
+
+// Training FLOPs per sequence position: 6 per trained-or-backpropagated weight of the language
+// model (the embedding is a lookup), plus the frozen tower's forward spread over the positions.
+double flops_per_token(const VisualRWKV& model, int64_t ctx_len);
+
+// Adds skip counts ({"seen", "skipped", "by_reason"}); null counts as zero.
+nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b);
 
 struct StepStats {
   int64_t step = 0;           // optimizer steps done, after this one
@@ -17,7 +29,7 @@ struct StepStats {
   double grad_norm = 0;       // before clipping
   int64_t tokens = 0;         // sequence positions processed this step, all ranks
   int64_t samples = 0;        // samples trained on this step, all ranks
-  nlohmann::json skips;       // cumulative skipped-sample counts
+  nlohmann::json skips;       // the whole run's skipped-sample counts (set on logging steps)
 };
 
 class Progress {

@@ -10,7 +10,8 @@
 namespace vrwkv::train {
 
 struct TrainOptions {
-  std::string resume;  // "": start fresh; "latest": the newest checkpoint in output_dir; else a path
+  // "": start fresh; "latest": the newest checkpoint in output_dir (none yet: start fresh); else a path
+  std::string resume;
   bool force = false;  // resume even though the config changes the run
   // Stop cleanly after this many steps of this process, as a preempted job does (0: never).
   int64_t stop_after = 0;
@@ -22,8 +23,5 @@ struct TrainOptions {
 // train.steps (a stop signal or --stop-after).
 nlohmann::json run_training(const RunConfig& config, const TrainOptions& options,
                             const BatchSourceFactory& make_batches);
-
-// Keys of the resolved config that may change between a run and its resume.
-bool resume_may_change(const std::string& key_path);
 
 }  // namespace vrwkv::train
