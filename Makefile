@@ -94,7 +94,7 @@ demo: deps-debian
 # the benchmark, and writes one JSON of every figure. On a machine without a GPU it runs what it can.
 .PHONY: gpu-check gpu-check-prepare
 gpu-check:
-	bash tools/gpu_check.sh run
+	TORCH2_DIR=$(TORCH2_DIR) bash tools/gpu_check.sh run
 
 # Packs what the lab lacks (fixtures, the vocabulary, header-only dependencies) into .gpu-check/.
 gpu-check-prepare:

@@ -114,16 +114,17 @@ run() {
   mkdir -p "$out"
   results="$out/results.tsv"
   : > "$results"
-  build="$root/build-gpu"
+  build="${GPU_CHECK_BUILD:-$root/build-gpu}"  # another build folder of the CUDA variant may be reused
   shared="$pack/shared"
   [[ -d "$shared" ]] || shared="${VRWKV_SHARED_DIR:-$root/../shared}"
 
-  # PyTorch: python3's, or (on the CPU machines) the one `make deps` installed. Its folder is the
+  # PyTorch: python3's, or (on the CPU machines) the one `make deps` installed (TORCH2_DIR, which
+  # `make gpu-check` passes). Its folder is the
   # prefix, so that its lib/ is searched before any other libtorch on the machine.
   local torch_prefix find_torch='import os, torch; print(os.path.dirname(torch.__file__))'
   torch_prefix=$(python3 -c "$find_torch" 2>/dev/null)
-  if [[ -z "$torch_prefix" && -d /opt/visualrwkv/torch-2.11.0 ]]; then
-    export PYTHONPATH=/opt/visualrwkv/torch-2.11.0${PYTHONPATH:+:$PYTHONPATH}
+  if [[ -z "$torch_prefix" && -n "${TORCH2_DIR:-}" && -d "${TORCH2_DIR:-}" ]]; then
+    export PYTHONPATH=$TORCH2_DIR${PYTHONPATH:+:$PYTHONPATH}
     torch_prefix=$(python3 -c "$find_torch")
   fi
   [[ -n "$torch_prefix" ]] || { echo "gpu_check: python3 cannot import torch" >&2; exit 1; }
