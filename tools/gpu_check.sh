@@ -145,7 +145,8 @@ PY
   if [[ "$device" == cuda ]]; then
     archs=$(python3 -c 'import torch; m, n = torch.cuda.get_device_capability(0); print(f"{m}{n}")')
   fi
-  command -v ninja > /dev/null && generator=(-G Ninja)
+  # Ninja for a new build folder (a folder keeps the generator it was made with).
+  [[ ! -f "$build/CMakeCache.txt" ]] && command -v ninja > /dev/null && generator=(-G Ninja)
   [[ -f /usr/include/sentencepiece_processor.h ]] || spm=OFF
   local start=$SECONDS
   if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
