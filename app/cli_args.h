@@ -2,6 +2,7 @@
 // repeatable --set, and an error that names the unknown option.
 #pragma once
 #include <map>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,23 @@ inline Args parse_args(const std::vector<std::string>& argv, const std::vector<s
     else a.options[name] = value;
   }
   return a;
+}
+
+// The value of --name as a number of type T (fallback when absent); an Error names the option.
+template <typename T>
+T number_option(const cli::Args& a, const std::string& name, T fallback) {
+  if (!a.has(name)) return fallback;
+  const std::string text = a.get(name);
+  try {
+    size_t used = 0;
+    T value;
+    if constexpr (std::is_floating_point_v<T>) value = static_cast<T>(std::stod(text, &used));
+    else if constexpr (std::is_unsigned_v<T>) value = static_cast<T>(std::stoull(text, &used));
+    else value = static_cast<T>(std::stoll(text, &used));
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw Error(cat("--", name, ": not a number: '", text, "'"));
 }
 
 }  // namespace vrwkv::cli

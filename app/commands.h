@@ -13,4 +13,6 @@ int cmd_check_config(const std::vector<std::string>& args);   // visualrwkv chec
 int cmd_train(const std::vector<std::string>& args);          // visualrwkv train CONFIG [--resume] [--force]
 int cmd_export(const std::vector<std::string>& args);         // visualrwkv export CHECKPOINT OUTDIR [--dtype]
 int cmd_generate(const std::vector<std::string>& args);       // visualrwkv generate --checkpoint C (--prompt | --questions)
+int cmd_eval(const std::vector<std::string>& args);           // visualrwkv eval --checkpoint C --questions Q --answers A
+int cmd_score(const std::vector<std::string>& args);          // visualrwkv score --benchmark B --answers A
 int cmd_demo(const std::vector<std::string>& args);           // visualrwkv demo [--out DIR] [--quick]

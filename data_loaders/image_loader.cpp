@@ -1,17 +1,33 @@
 #include <filesystem>
 
 #include "clip_preprocess.h"
+#include "image_decode.h"
 #include "image_source.h"
 
 namespace vrwkv::data {
 
-ImageLoader make_image_decoder(const ImageConfig& config) {
+namespace {
+
+ImageTransform transform_of(const ImageConfig& config) {
   ImageTransform t;
   t.size = static_cast<int>(config.size);
   t.mean = config.mean;
   t.std = config.std;
   t.aspect = config.aspect == "pad" ? ImageTransform::Aspect::kPad : ImageTransform::Aspect::kCrop;
-  return [t](const std::string& path) {
+  return t;
+}
+
+}  // namespace
+
+ImageBytesLoader make_image_bytes_decoder(const ImageConfig& config) {
+  return [t = transform_of(config)](const std::string& bytes, const std::string& name) {
+    const std::vector<uint8_t> data(bytes.begin(), bytes.end());
+    return preprocess(decode_image_bytes(data, name), t);
+  };
+}
+
+ImageLoader make_image_decoder(const ImageConfig& config) {
+  return [t = transform_of(config)](const std::string& path) {
     if (!std::filesystem::exists(path)) throw text::SampleError("missing_image", cat("image file not found: ", path));
     try {
       return load_and_preprocess(path, t);

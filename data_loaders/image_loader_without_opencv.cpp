@@ -11,4 +11,11 @@ ImageLoader make_image_decoder(const ImageConfig&) {
   };
 }
 
+ImageBytesLoader make_image_bytes_decoder(const ImageConfig&) {
+  return [](const std::string&, const std::string& name) -> torch::Tensor {
+    throw Error(cat("cannot decode the image of ", name, ": this build has no image decoder (it was configured ",
+                    "without OpenCV); use a build with OpenCV, or set data.image.synthetic=true"));
+  };
+}
+
 }  // namespace vrwkv::data

@@ -47,4 +47,10 @@ ImageLoader make_image_loader(const ImageConfig& config) {
   return make_image_decoder(config);
 }
 
+ImageBytesLoader make_image_bytes_loader(const ImageConfig& config) {
+  if (config.synthetic)
+    return [config](const std::string&, const std::string& name) { return synthetic_image(name, config); };
+  return make_image_bytes_decoder(config);
+}
+
 }  // namespace vrwkv::data

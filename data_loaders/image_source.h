@@ -13,6 +13,13 @@ namespace vrwkv::data {
 // The configured source: synthetic pictures, or make_image_decoder's.
 ImageLoader make_image_loader(const ImageConfig& config);
 
+// Images held in memory (MMBench's TSV carries them in base64): encoded bytes and a name for
+// messages -> preprocessed [3, S, S]. Synthetic pictures are drawn from the name.
+using ImageBytesLoader = std::function<torch::Tensor(const std::string& bytes, const std::string& name)>;
+ImageBytesLoader make_image_bytes_loader(const ImageConfig& config);
+// The decoding half (OpenCV builds; without OpenCV every call is an Error).
+ImageBytesLoader make_image_bytes_decoder(const ImageConfig& config);
+
 // Decodes and preprocesses image files (image_loader.cpp); without OpenCV every call is an Error
 // (image_loader_without_opencv.cpp). Creating it never fails, so text-only data trains anywhere.
 ImageLoader make_image_decoder(const ImageConfig& config);

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "catch_compat.h"
-#include "model/recurrent.h"
+#include "infer/recurrent.h"
 #include "model/wkv6.h"
 #include "tensor_compare.h"
 #include "wkv_inputs.h"

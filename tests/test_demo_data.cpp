@@ -14,6 +14,7 @@
 
 #include "catch_compat.h"
 #include "demo_data.h"
+#include "eval/score.h"
 #include "llava_dataset.h"
 #include "loss_plot.h"
 #include "run_command.h"
@@ -162,9 +163,9 @@ TEST_CASE("demo questions are chosen without looking at the scene", "[demo]") {
 }
 
 TEST_CASE("demo answers are compared after normalisation", "[demo]") {
-  CHECK(data::normalise_answer(" Top Left.\n\nUser: x") == "top left");
-  CHECK(data::normalise_answer("RED!") == "red");
-  CHECK(data::normalise_answer("  two ") == "two");
+  CHECK(vrwkv::eval::normalise_demo_answer(" Top Left.\n\nUser: x") == "top left");
+  CHECK(vrwkv::eval::normalise_demo_answer("RED!") == "red");
+  CHECK(vrwkv::eval::normalise_demo_answer("  two ") == "two");
 }
 
 TEST_CASE("loss plot writes a PNG of the requested size", "[demo]") {

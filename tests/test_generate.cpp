@@ -7,9 +7,12 @@
 
 #include "catch_compat.h"
 #include "tiny_model.h"
+#include "toy_model.h"
 #include "wkv_inputs.h"
-#include "model/generate.h"
-#include "model/recurrent.h"
+#include "infer/batch_decoder.h"
+#include "infer/generate.h"
+#include "infer/rerun_decoder.h"
+#include "infer/recurrent.h"
 #include "model/visual_rwkv.h"
 #include "model/wkv6.h"
 #include "tensor_compare.h"
@@ -18,48 +21,8 @@ namespace {
 
 using vrwkv::test::relative_error;
 
-// Characters of the toy vocabulary, ids 1..27 (0 is end of text): enough for "User:", "Assistant:"
-// and the questions below.
-const std::string kAlphabet = "\n :.?ASUabcdefghilmnorstuwy";
-
-class ToyTokenizer : public vrwkv::text::Tokenizer {
- public:
-  std::vector<int64_t> encode(std::string_view text) const override {
-    std::vector<int64_t> ids;
-    for (char c : text) {
-      const auto pos = kAlphabet.find(c);
-      VRWKV_CHECK(pos != std::string::npos, "toy tokenizer: no id for '", c, "'");
-      ids.push_back(static_cast<int64_t>(pos) + 1);
-    }
-    return ids;
-  }
-  std::string decode(const std::vector<int64_t>& ids) const override {
-    std::string out;
-    for (int64_t id : ids) {
-      VRWKV_CHECK(id >= 1 && id <= static_cast<int64_t>(kAlphabet.size()), "toy tokenizer: unknown id ", id);
-      out += kAlphabet[id - 1];
-    }
-    return out;
-  }
-  int64_t vocab_size() const override { return static_cast<int64_t>(kAlphabet.size()) + 1; }
-};
-
-vrwkv::ModelConfig tiny_config() {
-  auto c = vrwkv::test::tiny_model_config();
-  c.vocab_size = static_cast<int64_t>(kAlphabet.size()) + 1;
-  return c.resolved();
-}
-
-vrwkv::VisualRWKV noisy_model(torch::ScalarType type, uint64_t seed) {
-  torch::manual_seed(seed);
-  vrwkv::VisualRWKV model(tiny_config());
-  model->to(type);
-  torch::NoGradGuard no_grad;
-  // Off the initial values, so the decay LoRA, the shift mixes and u all matter.
-  for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.2);
-  model->eval();
-  return model;
-}
+using vrwkv::test::ToyTokenizer;
+using vrwkv::test::noisy_model;
 
 using vrwkv::test::WkvInputs;
 constexpr auto random_wkv = vrwkv::test::random_wkv_inputs;
@@ -386,4 +349,131 @@ TEST_CASE("top-p sampling: reproducible for a seed, only the nucleus is drawn", 
     distinct.insert(a.ids);
   }
   CHECK(distinct.size() > 1);
+}
+
+namespace {
+
+// Questions of different lengths, with and without a picture, for the batched decoder.
+std::vector<vrwkv::DecodeRequest> mixed_requests(int n, uint64_t seed) {
+  torch::manual_seed(seed);
+  const std::vector<std::string> words = {"what", "is", "the", "colour", "shade", "this", "here"};
+  std::vector<vrwkv::DecodeRequest> out;
+  for (int i = 0; i < n; ++i) {
+    std::string q;
+    for (int w = 0; w < 2 + i % 5; ++w) q += (w ? " " : "") + words[(i + w) % words.size()];
+    q += "?";
+    // Every fourth question is text only; a "<image>" written in the question is placed by the style.
+    const auto image = i % 4 == 3 ? torch::Tensor() : torch::randn({3, 28, 28});
+    if (i % 5 == 1) q = "<image>\n" + q;
+    out.push_back({q, image, static_cast<uint64_t>(100 + i)});
+  }
+  return out;
+}
+
+std::vector<vrwkv::DecodeResult> run_in_batches(vrwkv::BatchDecoder& decoder,
+                                                const std::vector<vrwkv::DecodeRequest>& requests, size_t batch,
+                                                const vrwkv::GenerateOptions& o) {
+  std::vector<vrwkv::DecodeResult> out;
+  for (size_t first = 0; first < requests.size(); first += batch) {
+    const std::vector<vrwkv::DecodeRequest> chunk(requests.begin() + first,
+                                                  requests.begin() + std::min(requests.size(), first + batch));
+    for (auto& r : decoder.run(chunk, o)) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("batched decoding: the same answers at batch 1 and batch 16, and the re-run decoder's tokens",
+          "[generate]") {
+  ToyTokenizer tok;
+  const auto requests = mixed_requests(16, 5);
+  for (auto style : {vrwkv::text::PromptStyle::kImageFirst, vrwkv::text::PromptStyle::kImageLast,
+                     vrwkv::text::PromptStyle::kSandwich}) {
+    for (auto mode : {vrwkv::ScanMode::kUni, vrwkv::ScanMode::kBi, vrwkv::ScanMode::kMulti}) {
+      INFO("prompt style " << vrwkv::text::to_string(style) << ", scan mode " << vrwkv::to_string(mode));
+      auto model = noisy_model(torch::kFloat32, 21);
+      vrwkv::BatchDecoder decoder(model, tok, mode, style, 0);
+      vrwkv::GenerateOptions o;
+      o.max_new_tokens = 10;
+      const auto one = run_in_batches(decoder, requests, 1, o);
+      const auto sixteen = run_in_batches(decoder, requests, 16, o);
+      const auto fives = run_in_batches(decoder, requests, 5, o);
+      REQUIRE(one.size() == requests.size());
+      std::set<vrwkv::StopReason> reasons;
+      for (size_t i = 0; i < requests.size(); ++i) {
+        INFO("question " << i << ": " << requests[i].question);
+        CHECK(one[i].decoded.ids == sixteen[i].decoded.ids);
+        CHECK(one[i].decoded.ids == fives[i].decoded.ids);
+        CHECK(one[i].decoded.answer == sixteen[i].decoded.answer);
+        CHECK(one[i].prompt == sixteen[i].prompt);
+        CHECK(std::abs(one[i].decoded.avg_logit - sixteen[i].decoded.avg_logit) <= 1e-4);
+        reasons.insert(one[i].decoded.reason);
+        // The prompt is the rendered text the original writes into `prompt`.
+        const bool with_image = requests[i].image.defined();
+        CHECK(one[i].prompt == vrwkv::render_prompt(requests[i].question, with_image, style, tok).text);
+        CHECK((one[i].prompt.find("<image>") != std::string::npos) == with_image);
+      }
+      // The original's method (the whole sequence again per token) picks the same tokens.
+      if (style == vrwkv::text::PromptStyle::kSandwich) {
+        for (size_t i = 0; i < 4; ++i) {
+          const auto d = vrwkv::decode_by_rerun(model, tok, mode, style, requests[i].question, requests[i].image, o);
+          CHECK(d.ids == one[i].decoded.ids);
+          CHECK(d.answer == one[i].decoded.answer);
+          CHECK(std::abs(d.avg_prob - one[i].decoded.avg_prob) <= 1e-4);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("batched decoding: rows finish on their own; sampled answers follow their own seed", "[generate]") {
+  ToyTokenizer tok;
+  auto model = noisy_model(torch::kFloat32, 31);
+  vrwkv::BatchDecoder decoder(model, tok, vrwkv::ScanMode::kBi, vrwkv::text::PromptStyle::kSandwich, 0);
+  auto requests = mixed_requests(9, 6);
+  vrwkv::GenerateOptions o;
+  o.max_new_tokens = 12;
+  o.temperature = 1.0;
+  o.top_p = 0.95;
+  const auto together = decoder.run(requests, o);
+  std::set<size_t> lengths;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("question " << i);
+    const auto alone = decoder.run({requests[i]}, o);
+    CHECK(alone[0].decoded.ids == together[i].decoded.ids);
+    lengths.insert(together[i].decoded.ids.size());
+    CHECK(together[i].decoded.chosen >= 1);
+    CHECK(together[i].decoded.avg_prob > 0);
+    CHECK(together[i].decoded.avg_prob <= 1);
+  }
+  // Answers of different lengths were decoded together, so rows did leave the batch early.
+  CHECK(lengths.size() > 1);
+  // Another seed changes a sampled answer.
+  bool changed = false;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    auto r = requests[i];
+    r.seed += 1000;
+    changed = changed || decoder.run({r}, o)[0].decoded.ids != together[i].decoded.ids;
+  }
+  CHECK(changed);
+
+  // ignore_stops decodes exactly max_new_tokens; without it a rigged model stops at "\n\n".
+  o.temperature = 0;
+  o.ignore_stops = true;
+  for (const auto& r : decoder.run(requests, o)) CHECK(r.decoded.chosen == 12);
+  {
+    torch::NoGradGuard no_grad;
+    model->rwkv->ln_out->weight.zero_();
+    model->rwkv->ln_out->bias.fill_(1.0);
+    model->rwkv->head->weight.zero_();
+    model->rwkv->head->weight[tok.encode("\n")[0]].fill_(1.0);
+  }
+  o.ignore_stops = false;
+  for (const auto& r : decoder.run(requests, o)) {
+    CHECK(r.decoded.reason == vrwkv::StopReason::kStopSequence);
+    CHECK(r.decoded.ids.size() == 2);
+    CHECK(r.decoded.answer.empty());
+  }
+  CHECK(decoder.run({}, o).empty());
 }

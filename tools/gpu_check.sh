@@ -13,6 +13,8 @@
 #     3. 50 steps of `visualrwkv train` (configs/tiny, synthetic pictures) on the GPU through NCCL at
 #        world size 1, in float32 and in bf16: the loss must fall; 2 ranks over NCCL where 2 GPUs exist
 #     4. bench_train_step at the original's settings (SPEC section 10), with the chunked loss the trainer runs
+#     5. bench_eval with 1B6 shapes (random weights): batched recurrent decoding at batch 1 and 32
+#        against the original's re-run of the whole sequence per token, 128 new tokens
 # On a machine without a GPU it builds, runs what needs none and names each step it skipped.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
@@ -152,7 +154,7 @@ PY
   if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
        -DCMAKE_PREFIX_PATH="$torch_prefix;$pack/deps" -DVRWKV_WITH_OPENCV=OFF -DVRWKV_WITH_SENTENCEPIECE=$spm \
        -DVRWKV_CUDA_ARCHITECTURES="$archs" -DVRWKV_SHARED_DIR="$shared" > "$out/build.log" 2>&1 &&
-     cmake --build "$build" -j "$(nproc)" --target visualrwkv vrwkv_tests wkv6_cuda_selftest bench_train_step \
+     cmake --build "$build" -j "$(nproc)" --target visualrwkv vrwkv_tests wkv6_cuda_selftest bench_train_step bench_eval \
        >> "$out/build.log" 2>&1; then
     record build pass $((SECONDS - start)) "CUDA architectures $archs, sentencepiece $spm"
   else
@@ -189,6 +191,17 @@ PY
     fi
   else
     record bench_train_step skipped 0 "no GPU (the CPU figures: make bench)"
+  fi
+  if [[ "$device" == cuda ]]; then
+    local start=$SECONDS
+    if "$build/bench/bench_eval" --device cuda --model "$root/configs/model/1b6.json" --questions 64 \
+         --rerun-questions 2 --batches 1,32 > "$out/bench_eval.log" 2>&1; then
+      record bench_eval pass $((SECONDS - start)) "$(grep -E '^(rerun|recurrent)' "$out/bench_eval.log" | tr '\n' ';')"
+    else
+      record bench_eval fail $((SECONDS - start)) "$(tail -n 1 "$out/bench_eval.log")"
+    fi
+  else
+    record bench_eval skipped 0 "no GPU (the CPU figures: make bench)"
   fi
   write_json
   exit $failed

@@ -22,6 +22,7 @@ const std::vector<Scorer>& scorers() {
       {"mmbench-submit", "--questions mmbench_dev_20230712.tsv --submission OUT.xlsx", "MMBench upload spreadsheet",
        submit_mmbench},
       {"mmvet-submit", "--submission OUT.json", "MM-Vet upload file", submit_mmvet},
+      {"demo", "--annotations eval_answers.jsonl", "visualrwkv demo's held-out questions", score_demo},
   };
   return table;
 }

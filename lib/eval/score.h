@@ -44,5 +44,9 @@ ScoreReport submit_vqav2(const ScoreInputs& in);     // VQAv2 test-dev: EvalAI J
 ScoreReport submit_vizwiz(const ScoreInputs& in);    // VizWiz test: EvalAI JSON
 ScoreReport submit_mmbench(const ScoreInputs& in);   // MMBench (EN/CN): the upload spreadsheet (.xlsx)
 ScoreReport submit_mmvet(const ScoreInputs& in);     // MM-Vet: its JSON {question_id: answer}
+ScoreReport score_demo(const ScoreInputs& in);       // `visualrwkv demo`'s held-out questions
+
+// The demo's clean-up before exact match: first line, lower case, punctuation dropped, spaces collapsed.
+std::string normalise_demo_answer(const std::string& answer);
 
 }  // namespace vrwkv::eval

@@ -304,20 +304,4 @@ std::vector<DemoQuestion> read_demo_eval(const DemoDataset& dataset) {
   return out;
 }
 
-std::string normalise_answer(const std::string& answer) {
-  std::string out;
-  bool space = false;
-  for (char ch : answer.substr(0, answer.find('\n'))) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c)) {
-      if (space && !out.empty()) out += ' ';
-      out += char(std::tolower(c));
-      space = false;
-    } else if (std::isspace(c)) {
-      space = true;
-    }  // punctuation is dropped
-  }
-  return out;
-}
-
 }  // namespace vrwkv::data

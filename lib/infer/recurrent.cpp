@@ -1,4 +1,6 @@
-#include "model/recurrent.h"
+#include "infer/recurrent.h"
+
+#include <algorithm>
 
 #include "base/error.h"
 #include "model/wkv6.h"
@@ -114,32 +116,83 @@ RecurrentState RecurrentState::clone() const {
 
 RecurrentState prefill(VisualRWKV& model, const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
                        int64_t img_end, torch::Tensor* last_logits) {
+  VRWKV_CHECK(embeds.dim() == 3, "prefill: embeds must be [B, T, C], got ", embeds.sizes());
+  RecurrentState state = RecurrentState::zeros(model, embeds.size(0));
+  read_chunk(model, state, embeds, mode, img_start, img_end, last_logits);
+  return state;
+}
+
+void read_chunk(VisualRWKV& model, RecurrentState& state, const torch::Tensor& embeds, ScanMode mode,
+                int64_t img_start, int64_t img_end, torch::Tensor* last_logits) {
   torch::NoGradGuard no_grad;
   VRWKV_CHECK(embeds.dim() == 3 && embeds.size(1) > 0 && embeds.size(2) == model->config.n_embd,
               "prefill: embeds must be [B, T > 0, ", model->config.n_embd, "], got ", embeds.sizes());
   const int64_t B = embeds.size(0), T = embeds.size(1);
+  check_state(model, state, B);
+  const bool fresh = state.positions == 0;
+  const bool span = img_end > img_start;
   const auto device = embeds.device();
-  scan_order(mode, 0, T, img_start, img_end);  // checks the span once, as forward_embeds does
-  RecurrentState state = RecurrentState::zeros(model, B);
+  if (span) scan_order(mode, 0, T, img_start, img_end);  // checks the span once, as forward_embeds does
   auto& rwkv = *model->rwkv;
   torch::Tensor x = embeds;
   for (int64_t i = 0; i < static_cast<int64_t>(rwkv.blocks->size()); ++i) {
     auto& block = *rwkv.blocks[i]->as<BlockImpl>();
     auto& st = state.layers[i];
     const torch::Tensor gather =
-        mode == ScanMode::kUni ? torch::Tensor() : scan_order(mode, i, T, img_start, img_end);
+        (mode == ScanMode::kUni || !span) ? torch::Tensor() : scan_order(mode, i, T, img_start, img_end);
     if (!gather.defined()) {
-      x = block_with_state(block, x, st, /*fresh=*/true);
+      x = block_with_state(block, x, st, fresh);
       continue;
     }
     // The block reads the span in its order; its state is the state after the last position it read.
     const auto g = gather.to(device);
     const auto inverse = torch::empty_like(g).scatter_(0, g, torch::arange(g.size(0), g.options()));
-    x = block_with_state(block, x.index_select(1, g), st, /*fresh=*/true).index_select(1, inverse);
+    x = block_with_state(block, x.index_select(1, g), st, fresh).index_select(1, inverse);
   }
-  state.positions = T;
+  state.positions += T;
   if (last_logits) *last_logits = rwkv.head(rwkv.ln_out(x.select(1, T - 1)));
-  return state;
+}
+
+RecurrentState select_rows(const RecurrentState& state, const torch::Tensor& rows) {
+  RecurrentState s;
+  s.positions = state.positions;
+  for (const auto& l : state.layers) {
+    const auto r = rows.to(l.wkv.device(), torch::kInt64);
+    s.layers.push_back({l.att_shift.index_select(0, r), l.wkv.index_select(0, r), l.ffn_shift.index_select(0, r)});
+  }
+  return s;
+}
+
+void put_rows(RecurrentState& dst, const torch::Tensor& rows, const RecurrentState& src) {
+  VRWKV_CHECK(dst.layers.size() == src.layers.size(), "put_rows: states of ", dst.layers.size(), " and ",
+              src.layers.size(), " layers");
+  for (size_t i = 0; i < dst.layers.size(); ++i) {
+    auto& d = dst.layers[i];
+    const auto& s = src.layers[i];
+    const auto r = rows.to(d.wkv.device(), torch::kInt64);
+    d.att_shift.index_copy_(0, r, s.att_shift);
+    d.wkv.index_copy_(0, r, s.wkv);
+    d.ffn_shift.index_copy_(0, r, s.ffn_shift);
+  }
+  dst.positions = std::max(dst.positions, src.positions);
+}
+
+RecurrentState concat_rows(const std::vector<RecurrentState>& states) {
+  VRWKV_CHECK(!states.empty(), "concat_rows: no states");
+  RecurrentState s;
+  s.positions = states[0].positions;
+  for (size_t i = 0; i < states[0].layers.size(); ++i) {
+    std::vector<torch::Tensor> a, w, f;
+    for (const auto& st : states) {
+      VRWKV_CHECK(st.layers.size() == states[0].layers.size(), "concat_rows: states of different depth");
+      a.push_back(st.layers[i].att_shift);
+      w.push_back(st.layers[i].wkv);
+      f.push_back(st.layers[i].ffn_shift);
+    }
+    s.layers.push_back({torch::cat(a), torch::cat(w), torch::cat(f)});
+  }
+  for (const auto& st : states) s.positions = std::max(s.positions, st.positions);
+  return s;
 }
 
 torch::Tensor step_embeds(VisualRWKV& model, RecurrentState& state, const torch::Tensor& x) {

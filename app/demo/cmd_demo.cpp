@@ -1,14 +1,14 @@
 // visualrwkv demo [--out DIR] [--quick] [--configs DIR]: the whole system on a toy problem, end to end
 // on the CPU in minutes. Top to bottom: draw a synthetic LLaVA data set, train a small sentencepiece
 // tokenizer on its text, stage 1 (captions), stage 2 (questions), export, answer held-out questions
-// about held-out images, then the accuracy table, summary.json and the loss plots.
+// about held-out images with `visualrwkv eval` (scored by its "demo" benchmark), then the accuracy
+// table, summary.json and the loss plots.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 
 #include "base/error.h"
 #include "cli_args.h"
@@ -17,11 +17,7 @@
 #include "demo_data.h"
 #include "image_source.h"
 #include "llava_batch_source.h"
-#include "io/state_dict.h"
-#include "io/tensor_file.h"
 #include "loss_plot.h"
-#include "model/generate.h"
-#include "model/visual_rwkv.h"
 #include "text/sentencepiece_tokenizer.h"
 #include "text/tokenizer.h"
 #include "train/checkpoint.h"
@@ -32,11 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace vrwkv;
-
-struct TypeScore {
-  int64_t correct = 0, total = 0;
-  double accuracy() const { return total ? double(correct) / double(total) : 0.0; }
-};
 
 // A stage's config from configs/demo with this run's data, tokenizer and folders.
 RunConfig stage_config(const fs::path& file, const data::DemoDataset& data, const std::string& tokenizer_path,
@@ -115,54 +106,34 @@ int cmd_demo(const std::vector<std::string>& argv) {
                                                  (out / "export").string(), "fp32", "demo");
   std::printf("[demo] exported %zu files into %s\n", exported.size(), (out / "export").c_str());
 
-  // --- 5. answer the held-out questions with the exported model ----------------------------------
-  torch::NoGradGuard no_grad;
-  VisualRWKV model(config2.model);
-  const std::string weights = (out / "export" / "demo.safetensors").string();
-  io::load_into(*model, io::load_tensors(weights), weights, {"rwkv.", "vit.", "proj."});
-  model->eval();
-  Generator generator(model, *tokenizer, config2.scan_mode, config2.data.prompt_style, config2.data.ctx_len);
-  GenerateOptions options;
-  options.max_new_tokens = 16;  // every answer is one or two words
-  const auto load_image = data::make_image_loader(config2.data.image);
-  const auto questions = data::read_demo_eval(data);
-  std::map<std::string, TypeScore> scores;
-  TypeScore overall;
+  // --- 5. answer and score the held-out questions as a user would: visualrwkv eval -----------------
+  const std::string answers_path = (out / "answers.jsonl").string(), report_path = (out / "eval_report.json").string();
+  for (const auto& stale : {answers_path, answers_path + ".rank0", report_path}) fs::remove(stale);  // eval resumes
   const auto eval_started = std::chrono::steady_clock::now();
-  nlohmann::json answers = nlohmann::json::array();
-  for (const auto& q : questions) {
-    const auto image = load_image((fs::path(data.image_folder) / q.image).string());
-    const std::string reply = generator.answer(q.text, image, options);
-    const bool correct = data::normalise_answer(reply) == data::normalise_answer(q.answer);
-    auto& s = scores[q.category];
-    s.correct += correct, ++s.total;
-    overall.correct += correct, ++overall.total;
-    answers.push_back({{"question_id", q.question_id}, {"category", q.category}, {"text", q.text},
-                       {"answer", q.answer}, {"reply", reply}, {"correct", correct}});
-  }
+  cmd_eval({"--checkpoint", (out / "stage2").string(), "--questions", data.eval_questions, "--image-folder",
+            data.image_folder, "--answers", answers_path, "--max-tokens", "16", "--benchmark", "demo",
+            "--annotations", data.eval_answers, "--report", report_path});
   const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_started).count();
-  std::ofstream(out / "answers.jsonl") << [&] {
-    std::string lines;
-    for (const auto& row : answers) lines += row.dump() + "\n";
-    return lines;
-  }();
+  const auto metrics = nlohmann::json::parse(std::ifstream(report_path)).at("metrics");
 
   // --- 6. the report -------------------------------------------------------------------------------
   const auto chance = data::demo_chance();
+  const int64_t total = metrics.at("overall").at("count");
   double overall_chance = 0;
   std::printf("\n%-10s %9s %9s %8s\n", "question", "answered", "accuracy", "chance");
   nlohmann::json accuracy, chance_json;
   for (const auto& type : data::demo_question_types()) {
-    const auto& s = scores[type];
-    std::printf("%-10s %9lld %8.1f%% %7.1f%%\n", type.c_str(), (long long)s.total, 100 * s.accuracy(),
-                100 * chance.at(type));
-    accuracy[type] = s.accuracy();
+    const auto m = metrics.value(type, nlohmann::json{{"accuracy", 0.0}, {"count", 0}});
+    const double acc = m.at("accuracy");
+    const int64_t count = m.at("count");
+    std::printf("%-10s %9lld %8.1f%% %7.1f%%\n", type.c_str(), (long long)count, 100 * acc, 100 * chance.at(type));
+    accuracy[type] = acc;
     chance_json[type] = chance.at(type);
-    overall_chance += chance.at(type) * double(s.total) / double(std::max<int64_t>(1, overall.total));
+    overall_chance += chance.at(type) * double(count) / double(std::max<int64_t>(1, total));
   }
-  std::printf("%-10s %9lld %8.1f%% %7.1f%%\n\n", "overall", (long long)overall.total, 100 * overall.accuracy(),
-              100 * overall_chance);
-  accuracy["overall"] = overall.accuracy();
+  const double overall = metrics.at("overall").at("accuracy");
+  std::printf("%-10s %9lld %8.1f%% %7.1f%%\n\n", "overall", (long long)total, 100 * overall, 100 * overall_chance);
+  accuracy["overall"] = overall;
   chance_json["overall"] = overall_chance;
 
   // --- 7. loss curves --------------------------------------------------------------------------------
@@ -176,7 +147,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
   const nlohmann::json summary = {
       {"accuracy", accuracy},
       {"chance", chance_json},
-      {"questions", overall.total},
+      {"questions", total},
       {"wall_time_s", wall_s},
       {"eval_time_s", eval_s},
       {"quick", quick},
@@ -188,7 +159,8 @@ int cmd_demo(const std::vector<std::string>& argv) {
                  {"stage1", (out / "stage1").string()},
                  {"stage2", (out / "stage2").string()},
                  {"export", exported},
-                 {"answers", (out / "answers.jsonl").string()},
+                 {"answers", answers_path},
+                 {"eval_report", report_path},
                  {"loss_plots", {plot1, plot2}}}},
   };
   std::ofstream(out / "summary.json") << summary.dump(2) << "\n";

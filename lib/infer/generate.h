@@ -1,7 +1,7 @@
-// Answering a question about an image with a trained VisualRWKV: the prompt is rendered exactly as
-// training renders a human turn (SPEC section 7) and ends with "Assistant:"; it is read once in
-// parallel form, then the answer is decoded token by token in recurrent form (model/recurrent.h)
-// until the turn's stop sequence "\n\n".
+// Answering questions with a trained VisualRWKV: the prompt is rendered exactly as training renders
+// a human turn (SPEC section 7) and ends with "Assistant:"; the answer is decoded token by token in
+// recurrent form (infer/recurrent.h) until the turn's stop sequence "\n\n". The batched decoder
+// (infer/batch_decoder.h) does the work; Generator answers one question at a time with it.
 #pragma once
 #include <torch/torch.h>
 
@@ -23,6 +23,7 @@ struct GenerateOptions {
   double temperature = 0;  // 0: greedy
   double top_p = 1.0;
   uint64_t seed = 0;
+  bool ignore_stops = false;  // benchmarks only: always decode max_new_tokens
 };
 
 inline constexpr const char* kStopSequence = "\n\n";  // every turn ends with it (id 261 in World)
@@ -30,6 +31,12 @@ inline constexpr const char* kAssistantPrompt = "Assistant:";
 
 // When `text` holds the stop sequence: sets *answer to the text before it, stripped, and returns true.
 bool cut_at_stop(const std::string& text, std::string* answer);
+
+// The prompt as training renders a conversation holding one human turn with the question (and
+// "<image>" when with_image), followed by "Assistant:". input_ids hold kImageToken for the image;
+// labels are all ignored. A "<image>" already in the question is removed first.
+text::RenderedSample render_prompt(const std::string& question, bool with_image, text::PromptStyle style,
+                                   const text::Tokenizer& tokenizer);
 
 // Picks tokens from logits, reproducibly for a seed.
 class TokenSampler {
@@ -44,17 +51,42 @@ class TokenSampler {
 };
 
 enum class StopReason { kStopSequence, kEndOfText, kUnknownToken, kMaxTokens };
+std::string to_string(StopReason reason);
 
 struct Decoded {
   std::string answer;         // the text before the stop sequence, stripped
   std::vector<int64_t> ids;   // the tokens kept (the stop sequence included, token 0 excluded)
   StopReason reason = StopReason::kMaxTokens;
+  int64_t chosen = 0;         // tokens picked, the one that ended the answer included
+  double avg_logit = 0;       // mean logit of the picked tokens
+  double avg_prob = 0;        // mean probability (softmax at temperature 1) of the picked tokens
 };
 
-// The decoding loop, independent of the model: `first_logits` [V] are the prompt's last position;
-// next_logits(id) reads the chosen token and returns the logits after it. Ends at the stop sequence
-// in the decoded text, at token 0 (end of text), at a token the tokenizer cannot decode, or after
-// max_new_tokens; next_logits is not called for the last token.
+// The stop rules of one answer, fed one picked token at a time: ends at the stop sequence in the
+// decoded text, at token 0 (end of text), at a token the tokenizer cannot decode, or after
+// max_new_tokens (ignore_stops: only the last).
+class AnswerBuilder {
+ public:
+  AnswerBuilder(const text::Tokenizer& tokenizer, const GenerateOptions& options)
+      : tokenizer_(tokenizer), options_(options) {}
+  // Takes the picked token with its logit and probability; returns true when the answer is complete.
+  bool add(int64_t id, double logit, double prob);
+  bool done() const { return done_; }
+  // The answer so far (complete once done()).
+  Decoded result() const;
+
+ private:
+  const text::Tokenizer& tokenizer_;
+  GenerateOptions options_;
+  Decoded out_;
+  std::string text_;
+  double logit_sum_ = 0, prob_sum_ = 0;
+  bool done_ = false;
+};
+
+// The decoding loop of one sequence, independent of the model: `first_logits` [V] are the prompt's
+// last position; next_logits(id) reads the chosen token and returns the logits after it (not called
+// after the last token).
 Decoded decode_tokens(const torch::Tensor& first_logits, const std::function<torch::Tensor(int64_t)>& next_logits,
                       const text::Tokenizer& tokenizer, const GenerateOptions& options);
 
@@ -65,10 +97,9 @@ class Generator {
   Generator(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,
             int64_t ctx_len);
 
-  // The prompt as training renders a conversation holding one human turn with the question (and
-  // "<image>" when with_image), followed by "Assistant:". input_ids hold kImageToken for the image;
-  // labels are all ignored.
-  text::RenderedSample prompt(const std::string& question, bool with_image) const;
+  text::RenderedSample prompt(const std::string& question, bool with_image) const {
+    return render_prompt(question, with_image, style_, tokenizer_);
+  }
 
   // image: [3, S, S] preprocessed pixels, or undefined for a text-only question.
   std::string answer(const std::string& question, const torch::Tensor& image, const GenerateOptions& options);

@@ -45,7 +45,4 @@ struct DemoQuestion {
 // The held-out questions joined with their answers; throws vrwkv::Error naming the file.
 std::vector<DemoQuestion> read_demo_eval(const DemoDataset& dataset);
 
-// For comparing answers: lower case, punctuation removed, whitespace collapsed, first line only.
-std::string normalise_answer(const std::string& answer);
-
 }  // namespace vrwkv::data

@@ -38,6 +38,21 @@ struct RecurrentState {
 // of embeds is read, padding included: batch prompts of one length (or B = 1).
 RecurrentState prefill(VisualRWKV& model, const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
                        int64_t img_end, torch::Tensor* last_logits);
+// The same for a chunk that continues after `state` (from zeros when state.positions is 0): the
+// span [img_start, img_end) is given within the chunk (img_start == img_end: no span). Since a scan
+// mode only reorders the span, reading a prompt as [text before | image span | text after] chunk
+// by chunk gives the state of reading it whole.
+void read_chunk(VisualRWKV& model, RecurrentState& state, const torch::Tensor& embeds, ScanMode mode,
+                int64_t img_start, int64_t img_end, torch::Tensor* last_logits);
+
+// Rows of a batched state, for decoding sequences that start and finish at different times.
+// rows: int64 indices (any device). positions are kept as they are: a batch is fresh only when
+// every row is.
+RecurrentState select_rows(const RecurrentState& state, const torch::Tensor& rows);
+// Writes src's rows into dst at `rows` (src holds rows.numel() sequences).
+void put_rows(RecurrentState& dst, const torch::Tensor& rows, const RecurrentState& src);
+// The sequences of several states, one after another (every state non-empty and alike).
+RecurrentState concat_rows(const std::vector<RecurrentState>& states);
 
 // One position for each sequence: token_ids [B] (int64). Updates the state; returns logits [B, V]:
 // the logits forward_embeds gives at that position of the whole sequence.

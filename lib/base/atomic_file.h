@@ -1,0 +1,10 @@
+// Whole-file writes that a crash cannot leave half done: the text goes to "<path>.tmp.<pid>", is
+// fsync'd and renamed over `path`, so readers see the old file or the complete new one.
+#pragma once
+#include <string>
+
+namespace vrwkv {
+
+void write_file_atomically(const std::string& path, const std::string& contents);
+
+}  // namespace vrwkv

@@ -1,0 +1,162 @@
+#include "infer/batch_decoder.h"
+
+#include <map>
+#include <numeric>
+
+#include "base/error.h"
+#include "infer/recurrent.h"
+
+namespace vrwkv {
+namespace {
+
+torch::Tensor index_tensor(const std::vector<int64_t>& rows) {
+  return torch::tensor(rows, torch::kInt64);
+}
+
+// One prompt, assembled as training assembles a sample on its own (SPEC section 5), cut into the
+// text before the image span, the span (K positions) and the text after it.
+struct PromptParts {
+  torch::Tensor embeds;  // [L, C]
+  int64_t span_start = 0;
+};
+
+// Reads, for the rows of each group of equal length, positions [from(r), from(r) + length) of their
+// embeddings as one chunk continuing from their own states; records each row's last logits.
+void read_text_groups(VisualRWKV& model, RecurrentState& state, const std::vector<PromptParts>& parts,
+                      const std::vector<int64_t>& from, const std::vector<int64_t>& length, ScanMode mode,
+                      torch::Tensor& last_logits) {
+  std::map<int64_t, std::vector<int64_t>> groups;
+  for (size_t r = 0; r < parts.size(); ++r)
+    if (length[r] > 0) groups[length[r]].push_back(static_cast<int64_t>(r));
+  for (const auto& [len, rows] : groups) {
+    std::vector<torch::Tensor> x;
+    for (int64_t r : rows) x.push_back(parts[r].embeds.narrow(0, from[r], len));
+    const auto idx = index_tensor(rows);
+    auto sub = select_rows(state, idx);
+    torch::Tensor logits;
+    read_chunk(model, sub, torch::stack(x), mode, 0, 0, &logits);
+    put_rows(state, idx, sub);
+    if (!last_logits.defined()) last_logits = torch::zeros({static_cast<int64_t>(parts.size()), logits.size(1)}, logits.options());
+    last_logits.index_copy_(0, idx.to(logits.device()), logits);
+  }
+}
+
+}  // namespace
+
+BatchDecoder::BatchDecoder(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode,
+                           text::PromptStyle style, int64_t ctx_len)
+    : model_(model), tokenizer_(tokenizer), mode_(mode), style_(style), ctx_len_(ctx_len) {
+  model_->eval();
+}
+
+std::vector<DecodeResult> BatchDecoder::run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  const int64_t B = static_cast<int64_t>(requests.size());
+  std::vector<DecodeResult> results(requests.size());
+  if (B == 0) return results;
+  const auto& proj = model_->proj->weight;
+  const auto device = proj.device();
+  const int64_t K = model_->config.image_tokens(), C = model_->config.n_embd;
+
+  // --- 1. the images of the batch in one vision call -----------------------------------------
+  std::vector<torch::Tensor> images;
+  std::vector<int64_t> image_row(requests.size(), -1);
+  for (int64_t i = 0; i < B; ++i) {
+    const auto& image = requests[i].image;
+    if (!image.defined()) continue;
+    VRWKV_CHECK(image.dim() == 3, "generate: the image must be [3, S, S], got ", image.sizes());
+    image_row[i] = static_cast<int64_t>(images.size());
+    images.push_back(image);
+  }
+  torch::Tensor features;
+  if (!images.empty()) features = model_->encode_images(torch::stack(images).to(device));
+
+  // --- 2. prompts: text before the image, the image spans together, text after ----------------
+  std::vector<PromptParts> parts(requests.size());
+  std::vector<int64_t> zero(requests.size(), 0), before(requests.size()), after_from(requests.size()),
+      after(requests.size());
+  for (int64_t i = 0; i < B; ++i) {
+    const bool with_image = image_row[i] >= 0;
+    const auto rendered = render_prompt(requests[i].question, with_image, style_, tokenizer_);
+    const int64_t T = static_cast<int64_t>(rendered.input_ids.size());
+    const auto input_ids = torch::tensor(rendered.input_ids, torch::kInt64).view({1, T});
+    const auto labels = torch::full({1, T}, kIgnoreLabel, torch::kInt64);
+    // A text-only question reads K zero vectors where the image would be (SPEC section 5).
+    const auto f = with_image ? features.narrow(0, image_row[i], 1) : torch::zeros({1, K, C}, proj.options());
+    const auto e = model_->embed(input_ids, labels, f, /*ctx_len=*/0);
+    const int64_t L = e.embeds.size(1);
+    VRWKV_CHECK(ctx_len_ <= 0 || L <= ctx_len_, "generate: the prompt takes ", L, " positions (", T,
+                " tokens and the image), more than ctx_len ", ctx_len_);
+    VRWKV_CHECK(e.layout.img_end - e.layout.img_start == K - 1 && e.layout.img_start + K <= L,
+                "generate: unexpected image span [", e.layout.img_start, ", ", e.layout.img_end, "] of ", L);
+    parts[i] = {e.embeds[0], e.layout.img_start};
+    before[i] = e.layout.img_start;
+    after_from[i] = e.layout.img_start + K;
+    after[i] = L - after_from[i];
+    results[i].prompt = rendered.text;
+    results[i].prompt_positions = L;
+  }
+
+  RecurrentState state = RecurrentState::zeros(model_, B);
+  torch::Tensor logits;
+  read_text_groups(model_, state, parts, zero, before, mode_, logits);
+  {
+    std::vector<torch::Tensor> spans;
+    for (const auto& p : parts) spans.push_back(p.embeds.narrow(0, p.span_start, K));
+    // The span excludes its last embedding (the cls), as in training.
+    torch::Tensor span_logits;
+    read_chunk(model_, state, torch::stack(spans), mode_, 0, K - 1, &span_logits);
+    logits = span_logits;
+  }
+  read_text_groups(model_, state, parts, after_from, after, mode_, logits);
+
+  // --- 3. one batched step per token for the questions still answering -----------------------
+  std::vector<AnswerBuilder> answers;
+  std::vector<TokenSampler> samplers;
+  for (const auto& r : requests) {
+    answers.emplace_back(tokenizer_, options);
+    samplers.emplace_back(r.seed);
+  }
+  std::vector<int64_t> active(requests.size());  // request of each row of state / logits
+  std::iota(active.begin(), active.end(), 0);
+  const bool greedy = options.temperature <= 0;
+  while (options.max_new_tokens > 0 && !active.empty()) {
+    const int64_t n = static_cast<int64_t>(active.size());
+    std::vector<int64_t> picked(n);
+    torch::Tensor chosen;  // [n] token ids
+    if (greedy) {
+      chosen = logits.argmax(1);
+    } else {
+      const auto host = logits.to(torch::kCPU);
+      for (int64_t j = 0; j < n; ++j) picked[j] = samplers[active[j]].next(host[j], options.temperature, options.top_p);
+      chosen = index_tensor(picked).to(logits.device());
+    }
+    // The picked tokens' logits and probabilities, copied to the host with the ids in one transfer.
+    const auto lf = logits.to(torch::kFloat32);
+    const auto logit = lf.gather(1, chosen.unsqueeze(1)).squeeze(1);
+    const auto prob = torch::exp(logit - torch::logsumexp(lf, 1));
+    const auto host = torch::stack({chosen.to(torch::kFloat64), logit.to(torch::kFloat64), prob.to(torch::kFloat64)})
+                          .to(torch::kCPU);
+    const auto h = host.accessor<double, 2>();
+    std::vector<int64_t> keep_rows, keep_ids;
+    for (int64_t j = 0; j < n; ++j) {
+      const auto id = static_cast<int64_t>(h[0][j]);
+      if (!answers[active[j]].add(id, h[1][j], h[2][j])) {
+        keep_rows.push_back(j);
+        keep_ids.push_back(id);
+      }
+    }
+    if (keep_rows.empty()) break;
+    if (static_cast<int64_t>(keep_rows.size()) < n) {
+      state = select_rows(state, index_tensor(keep_rows));
+      std::vector<int64_t> still;
+      for (int64_t j : keep_rows) still.push_back(active[j]);
+      active.swap(still);
+    }
+    logits = step(model_, state, index_tensor(keep_ids).to(device));
+  }
+  for (int64_t i = 0; i < B; ++i) results[i].decoded = answers[i].result();
+  return results;
+}
+
+}  // namespace vrwkv
