@@ -255,7 +255,7 @@ TEST_CASE("textvqa: the m4c soft score, answers matched by image and question", 
   CHECK_THAT(r.table, test::contains("83.33%"));
 
   SECTION("a repeated line: the last answer counts") {
-    in.answers = write(dir, "rep.jsonl", first + last + sandwich + replace_all(first, "Dakota.", "nikon"));
+    in.answers = write(dir, "rep.jsonl", first + last + sandwich + vrwkv::eval::text::replace_all(first, "Dakota.", "nikon"));
     const auto rep = score_textvqa(in);
     CHECK(rep.metrics["Samples"] == 3);
     CHECK(rep.metrics["Accuracy"].get<double>() == Approx(160.0 / 3.0));
@@ -265,7 +265,7 @@ TEST_CASE("textvqa: the m4c soft score, answers matched by image and question", 
     REQUIRE_THROWS_WITH(score_textvqa(in), test::contains("1 of 3 questions have no answer; first missing ids: 12"));
   }
   SECTION("an answer without an annotation names its line") {
-    in.answers = write(dir, "odd.jsonl", first + replace_all(last, "what year", "which year"));
+    in.answers = write(dir, "odd.jsonl", first + vrwkv::eval::text::replace_all(last, "what year", "which year"));
     REQUIRE_THROWS_WITH(score_textvqa(in), test::contains("odd.jsonl:2: no annotation for image img1 and question "
                                                           "\"which year is it?\""));
   }

@@ -112,23 +112,6 @@ std::vector<std::string> py_split(const std::string& s) {
   return out;
 }
 
-std::string ascii_lower(const std::string& s) {
-  std::string out = s;
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  std::string out;
-  size_t pos = 0;
-  for (size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size())
-    out.append(s, pos, hit - pos).append(to);
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
 std::string vqa_punctuation(const std::string& text, bool multi_comma) {
   // The tests look at the text as it came in; the changes pile up in `out`.
   const bool digit_comma = has_comma_between_digits(text, multi_comma);
@@ -136,7 +119,7 @@ std::string vqa_punctuation(const std::string& text, bool multi_comma) {
   for (char p : kPunctuation) {
     const std::string ps(1, p);
     const bool beside_space = text.find(ps + " ") != std::string::npos || text.find(" " + ps) != std::string::npos;
-    out = replace_all(out, ps, (beside_space || digit_comma) ? "" : " ");
+    out = eval::text::replace_all(out, ps, (beside_space || digit_comma) ? "" : " ");
   }
   // A period goes unless a digit follows it. The tool passes re.UNICODE where re.sub takes its
   // count, so at most 32 periods are deleted.
@@ -154,7 +137,7 @@ std::string vqa_punctuation(const std::string& text, bool multi_comma) {
 
 std::string vqa_digit_article(const std::string& text) {
   std::vector<std::string> words;
-  for (auto& w : py_split(ascii_lower(text))) {
+  for (auto& w : py_split(eval::text::lower_ascii(text))) {
     auto n = number_words().find(w);
     if (n != number_words().end()) w = n->second;
     if (w == "a" || w == "an" || w == "the") continue;
@@ -169,16 +152,16 @@ std::string vqa_digit_article(const std::string& text) {
 }
 
 std::string evalai_normalize(const std::string& answer) {
-  std::string s = ascii_lower(answer);
-  s = replace_all(replace_all(replace_all(s, ",", ""), "?", ""), "'s", " 's");
+  std::string s = eval::text::lower_ascii(answer);
+  s = eval::text::replace_all(text::replace_all(eval::text::replace_all(s, ",", ""), "?", ""), "'s", " 's");
   s = py_strip(s);
-  s = py_strip(replace_all(replace_all(s, "\n", " "), "\t", " "));
+  s = py_strip(eval::text::replace_all(text::replace_all(s, "\n", " "), "\t", " "));
   s = vqa_punctuation(s, /*multi_comma=*/true);
   return vqa_digit_article(s);
 }
 
 std::string vqa_normalize_prediction(const std::string& answer) {
-  const std::string s = py_strip(replace_all(replace_all(answer, "\n", " "), "\t", " "));
+  const std::string s = py_strip(eval::text::replace_all(text::replace_all(answer, "\n", " "), "\t", " "));
   return vqa_digit_article(vqa_punctuation(s));
 }
 
@@ -195,10 +178,9 @@ double leave_one_out_accuracy(const std::string& prediction, const std::vector<s
 }
 
 nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  VRWKV_CHECK(in.good(), path, ": cannot open the ", what);
+  const std::string body = text::read_file(path, what);
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(body);
   } catch (const nlohmann::json::exception& e) {
     throw Error(cat(path, ": the ", what, " is not valid JSON (", e.what(), ")"));
   }

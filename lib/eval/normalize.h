@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"  // the submission writers write through it
+#include "eval/text_util.h"    // lower_ascii, replace_all, read_file
 
 #include <string>
 #include <utility>
@@ -22,10 +23,6 @@ namespace vrwkv::eval {
 bool is_py_space(char c);
 std::string py_strip(const std::string& s);
 std::vector<std::string> py_split(const std::string& s);
-// ASCII lower case (bytes >= 0x80 are kept: a UTF-8 sequence is never altered).
-std::string ascii_lower(const std::string& s);
-// Every occurrence of `from` replaced by `to`, left to right, non-overlapping (Python's str.replace).
-std::string replace_all(const std::string& s, const std::string& from, const std::string& to);
 
 // The punctuation step. Each of ; / [ ] " { } ( ) = + \ _ - > < @ ` , ? ! is deleted when the text
 // holds it next to a space or holds a comma between digits, and otherwise becomes a space; then every

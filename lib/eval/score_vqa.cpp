@@ -249,7 +249,7 @@ std::string textvqa_question(const std::string& prompt, const std::string& where
     question = (starts_with(p, "Reference OCR token:") && lines.size() > 1) ? lines[1] : lines[0];
   }
   VRWKV_CHECK(!question.empty(), where, ": cannot find the question in the prompt");
-  return ascii_lower(question);
+  return eval::text::lower_ascii(question);
 }
 
 ScoreReport score_textvqa(const ScoreInputs& in) {
@@ -268,7 +268,7 @@ ScoreReport score_textvqa(const ScoreInputs& in) {
   std::map<Key, std::vector<std::string>> labels;    // one per question with that key, for messages
   for (size_t i = 0; i < records.size(); ++i) {
     const std::string where = cat(in.annotations, ": data[", i, "]");
-    const Key key(string_field(records[i], "image_id", where), ascii_lower(string_field(records[i], "question", where)));
+    const Key key(string_field(records[i], "image_id", where), eval::text::lower_ascii(string_field(records[i], "question", where)));
     if (!by_key.count(key)) key_order.push_back(key);
     by_key[key] = i;
     labels[key].push_back(records[i].contains("question_id") ? id_key(records[i]["question_id"])
@@ -361,7 +361,7 @@ ScoreReport score_textvqa(const ScoreInputs& in) {
 std::string gqa_clean_prediction(const std::string& text) {
   size_t end = text.size();
   while (end > 0 && text[end - 1] == '.') --end;
-  return ascii_lower(text.substr(0, end));
+  return eval::text::lower_ascii(text.substr(0, end));
 }
 
 ScoreReport score_gqa(const ScoreInputs& in) {
