@@ -85,8 +85,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   const auto config = run_config_from_json(config_json, (fs::path(dir) / "trainer.json").string());
 
   VisualRWKV model(config.model);
-  const auto weights = (fs::path(dir) / "model.safetensors").string();
-  io::load_into(*model, io::load_tensors(weights), weights, {"rwkv.", "vit.", "proj."});
+  io::load_into(*model, train::load_checkpoint_weights(dir), dir, {"rwkv.", "vit.", "proj."});
   const auto device = train::choose_device(config.train.device, 0);
   model->to(device);
   if (config.train.precision == "bf16") model->to(torch::kBFloat16);
