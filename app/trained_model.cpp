@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include "io/state_dict.h"
-#include "io/tensor_file.h"
 #include "train/checkpoint.h"
 #include "train/model_setup.h"
 
@@ -19,8 +18,8 @@ TrainedModel load_trained_model(const std::string& path, const std::vector<std::
   t.config = run_config_from_json(config_json, (fs::path(t.checkpoint) / "trainer.json").string());
 
   t.model = VisualRWKV(t.config.model);
-  const auto weights = (fs::path(t.checkpoint) / "model.safetensors").string();
-  io::load_into(*t.model, io::load_tensors(weights), weights, {"rwkv.", "vit.", "proj."});
+  // Frozen weights a checkpoint refers to are read from their source files (train/checkpoint.h).
+  io::load_into(*t.model, train::load_checkpoint_weights(t.checkpoint), t.checkpoint, {"rwkv.", "vit.", "proj."});
   t.device = train::choose_device(t.config.train.device, local_rank);
   t.model->to(t.device);
   if (t.config.train.precision == "bf16") t.model->to(torch::kBFloat16);

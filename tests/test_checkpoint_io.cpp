@@ -1,5 +1,5 @@
 // Checkpoint I/O: safetensors and torch.save round trips, Python interoperability, hostile input,
-// name canonicalisation and loading into modules.
+// name canonicalisation and loading into modules, tensor hashes.
 #include "catch_compat.h"
 #include "run_command.h"
 #include "test_paths.h"
@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
+#include "io/tensor_hash.h"
 #include "io/torch_file.h"
 
 
@@ -683,4 +684,27 @@ TEST_CASE("inspect lists tensors and counts parameters per component", "[io]") {
     CHECK(run_inspect({}, out, err) == 1);
     CHECK(contains(err, "usage"));
   }
+}
+
+TEST_CASE("tensor_hash sees every byte and the length, not the layout", "[io]") {
+  using vrwkv::io::tensor_hash;
+  // 1,003 bytes: whole 32-byte stripes, single words and a tail of 3 bytes.
+  const auto bytes = torch::arange(1003, torch::kInt64).remainder(251).to(torch::kUInt8);
+  const uint64_t h = tensor_hash(bytes);
+  CHECK(h == tensor_hash(bytes.clone()));
+  for (int64_t i : {0, 500, 999, 1002}) {  // in a stripe, a word, the tail
+    INFO("byte " << i);
+    auto changed = bytes.clone();
+    changed[i] = changed[i].item<int>() ^ 1;
+    CHECK(tensor_hash(changed) != h);
+  }
+  // A trailing zero byte is not hidden by the tail's zero padding.
+  CHECK(tensor_hash(torch::cat({bytes, torch::zeros({1}, torch::kUInt8)})) != h);
+  CHECK(tensor_hash(torch::zeros({8}, torch::kUInt8)) != tensor_hash(torch::zeros({16}, torch::kUInt8)));
+  // The bytes as stored, whatever the view: a transposed view hashes as its contiguous copy.
+  const auto m = torch::randn({7, 5});
+  CHECK(tensor_hash(m.t()) == tensor_hash(m.t().contiguous()));
+  CHECK(tensor_hash(m.t()) != tensor_hash(m));
+  CHECK(vrwkv::io::hash_from_text(vrwkv::io::hash_text(h), "test") == h);
+  CHECK_THROWS_WITH(vrwkv::io::hash_from_text("12G4", "frozen.json"), vrwkv::test::contains("frozen.json"));
 }

@@ -1,7 +1,8 @@
 // Resume anywhere, through the `visualrwkv` binary on the CPU (every build with Gloo): one global
 // data order whose micro batches do not depend on the number of ranks, resume on another world
 // size with the accumulation adjusted (with and without ZeRO-1), a dataset smaller than a global
-// batch, the checkpoint lineage, and a chaos run killed with SIGKILL at 20 random moments.
+// batch, the checkpoint lineage, a chaos run killed with SIGKILL at 20 random moments, and
+// checkpoints that refer to the frozen weights of their init files (resume, export, changed files).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,13 +16,16 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "base/build_config.h"
 #include "catch_compat.h"
+#include "config/run_config.h"
 #include "io/tensor_file.h"
+#include "model/visual_rwkv.h"
 #include "run_command.h"
 #include "test_paths.h"
 #include "train/checkpoint.h"
@@ -287,8 +291,8 @@ TEST_CASE("chaos: killed with SIGKILL at 20 random moments, resumed with the sam
   REQUIRE(test::run_command(command) == 0);
   CHECK(read_text(log).find("no checkpoint in") != std::string::npos);  // the first attempt started fresh
   CHECK(summary_of(out).at("final_step") == steps);
-  const auto a = io::load_tensors(summary_of(data / "straight").at("checkpoint").get<std::string>() + "/model.safetensors");
-  const auto b = io::load_tensors(summary_of(out).at("checkpoint").get<std::string>() + "/model.safetensors");
+  const auto a = train::load_checkpoint_weights(summary_of(data / "straight").at("checkpoint").get<std::string>());
+  const auto b = train::load_checkpoint_weights(summary_of(out).at("checkpoint").get<std::string>());
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     INFO(a[i].first);
@@ -325,4 +329,205 @@ TEST_CASE("checkpoint lineage: a step folder is swapped, never missing; newer ch
   CHECK_FALSE(fs::exists(out / "checkpoints" / "step_00000008.tmp"));
   CHECK(fs::exists(moved[0]));
   CHECK(fs::exists(moved[1]));
+}
+
+// --- frozen weights by reference ------------------------------------------------------------
+
+namespace {
+
+// Init files for the tiny config's model, as a user has them: a plain RWKV .pth in bf16 and a
+// Hugging Face CLIP folder (float32, vision_model.* names).
+struct InitFiles {
+  fs::path rwkv, clip_folder, clip_file;
+};
+
+InitFiles write_init_files(const fs::path& dir) {
+  const auto config = load_run_config(test::source_dir() + "/configs/tiny/stage1.json", {});
+  torch::manual_seed(7);
+  VisualRWKV source(config.model);
+  io::NamedTensors rwkv, clip;
+  for (const auto& item : source->named_parameters()) {
+    const auto& key = item.key();
+    if (key.rfind("rwkv.", 0) == 0) rwkv.emplace_back(key.substr(5), item.value().detach().to(torch::kBFloat16));
+    if (key.rfind("vit.", 0) == 0) clip.emplace_back("vision_model." + key.substr(4), item.value().detach());
+  }
+  InitFiles f{dir / "rwkv.pth", dir / "clip", dir / "clip" / "model.safetensors"};
+  fs::create_directories(f.clip_folder);
+  io::save_tensors(f.rwkv.string(), rwkv);
+  io::save_tensors(f.clip_file.string(), clip);
+  return f;
+}
+
+// The tiny stage 1 (projector trained, RWKV and CLIP frozen) from the init files.
+std::string stage1_command(const fs::path& data, const fs::path& out, const InitFiles& init, const std::string& extra) {
+  std::string cmd = train_command(data, out, extra + " --set init.rwkv=" + init.rwkv.string() +
+                                                 " --set init.vision=" + init.clip_folder.string());
+  const std::string stage2 = "/configs/tiny/stage2.json", stage1 = "/configs/tiny/stage1.json";
+  return cmd.replace(cmd.find(stage2), stage2.size(), stage1);
+}
+
+std::string newest_checkpoint(const fs::path& out) { return summary_of(out).at("checkpoint").get<std::string>(); }
+
+std::set<std::string> names_of(const io::NamedTensors& tensors) {
+  std::set<std::string> names;
+  for (const auto& [name, t] : tensors) names.insert(name);
+  return names;
+}
+
+void require_same_tensors(const io::NamedTensors& a, const io::NamedTensors& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    REQUIRE(a[i].first == b[i].first);
+    CHECK(a[i].second.scalar_type() == b[i].second.scalar_type());
+    CHECK(torch::equal(a[i].second, b[i].second));
+  }
+}
+
+// Flips one byte inside the data of `key` in a .safetensors file (its size stays the same).
+void flip_byte_of(const fs::path& file, const std::string& key) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t header_len = 0;
+  f.read(reinterpret_cast<char*>(&header_len), 8);
+  std::string header(header_len, ' ');
+  f.read(header.data(), static_cast<std::streamsize>(header_len));
+  const auto begin = json::parse(header).at(key).at("data_offsets").at(0).get<uint64_t>();
+  const auto at = static_cast<std::streamoff>(8 + header_len + begin + 1);
+  char byte = 0;
+  f.seekg(at);
+  f.read(&byte, 1);
+  byte ^= 0x10;
+  f.seekp(at);
+  f.write(&byte, 1);
+  REQUIRE(f.good());
+}
+
+}  // namespace
+
+TEST_CASE("a stage-1 checkpoint stores the projector and refers to the frozen weights its init files supplied; it "
+          "resumes exactly and exports complete files",
+          "[resume]") {
+  const auto data = write_mixed_data("resume_frozen", 12, 0);
+  const auto init = write_init_files(data / "init");
+  const std::string common = "--set train.steps=6 --set checkpoint.every_steps=2 --set train.micro_batch_size=2";
+  REQUIRE(test::run_command(stage1_command(data, data / "straight", init, common) + " > " +
+                            (data / "straight.log").string() + " 2>&1") == 0);
+  const auto checkpoint = newest_checkpoint(data / "straight");
+
+  // model.safetensors: the projector alone; frozen.json: every other weight, by reference.
+  const auto stored = io::load_tensors(checkpoint + "/model.safetensors");
+  REQUIRE_FALSE(stored.empty());
+  for (const auto& [name, t] : stored) CHECK(name.rfind("proj.", 0) == 0);
+  const auto frozen = json::parse(std::ifstream(checkpoint + "/frozen.json"));
+  CHECK(frozen.at("hash") == "vrwkv-hash64-v1");
+  std::set<std::string> referenced;
+  for (const auto& r : frozen.at("tensors")) {
+    const std::string name = r.at("name");
+    INFO(name);
+    referenced.insert(name);
+    const bool rwkv = name.rfind("rwkv.", 0) == 0;
+    CHECK((rwkv || name.rfind("vit.", 0) == 0));
+    const auto file = rwkv ? init.rwkv : init.clip_file;
+    CHECK(r.at("file") == fs::absolute(file).string());
+    CHECK(r.at("key") == (rwkv ? name.substr(5) : "vision_model." + name.substr(4)));
+    CHECK(r.at("file_dtype") == (rwkv ? "BF16" : "F32"));
+    CHECK(r.at("dtype") == "F32");
+    CHECK(r.at("file_bytes").get<uint64_t>() == fs::file_size(file));
+    CHECK(r.at("hash").get<std::string>().size() == 16);
+  }
+
+  // The complete weights: every tensor of the model, in its order, equal to a copy-mode run's.
+  REQUIRE(test::run_command(stage1_command(data, data / "copy", init, common + " --set checkpoint.frozen=copy") +
+                            " > " + (data / "copy.log").string() + " 2>&1") == 0);
+  const auto copy_checkpoint = newest_checkpoint(data / "copy");
+  const auto copied = io::load_tensors(copy_checkpoint + "/model.safetensors");
+  CHECK(json::parse(std::ifstream(copy_checkpoint + "/frozen.json")).at("tensors").empty());
+  std::set<std::string> expected_referenced = names_of(copied);
+  for (const auto& [name, t] : stored) expected_referenced.erase(name);
+  CHECK(referenced == expected_referenced);
+  CHECK(referenced.size() + stored.size() == copied.size());
+  const auto complete = train::load_checkpoint_weights(checkpoint);
+  require_same_tensors(complete, copied);
+
+  // Stopped after 3 steps (exit 3), resumed from the step-3 checkpoint: the uninterrupted run's weights and losses.
+  const auto resumed = data / "resumed";
+  REQUIRE(test::run_command(stage1_command(data, resumed, init, common + " --stop-after 3") + " > " +
+                            (data / "resumed.log").string() + " 2>&1") == 3);
+  CHECK_FALSE(json::parse(std::ifstream(resumed / "checkpoints" / "step_00000003" / "frozen.json")).at("tensors").empty());
+  REQUIRE(test::run_command(stage1_command(data, resumed, init, common + " --resume") + " >> " +
+                            (data / "resumed.log").string() + " 2>&1") == 0);
+  // The resumed run keeps referring to the init files.
+  CHECK(io::load_tensors(newest_checkpoint(resumed) + "/model.safetensors").size() == stored.size());
+  require_same_tensors(train::load_checkpoint_weights(newest_checkpoint(resumed)), complete);
+  CHECK(logged_losses(resumed) == logged_losses(data / "straight"));
+
+  // Export writes complete files: the same as from the copy-mode checkpoint.
+  for (const auto& [from, to] : {std::pair{checkpoint, data / "export_ref"}, {copy_checkpoint, data / "export_copy"}})
+    REQUIRE(test::run_command(std::string(VRWKV_BINARY) + " export " + from + " " + to.string() +
+                              " --dtype fp32 --name tiny > " + (data / "export.log").string() + " 2>&1") == 0);
+  for (const char* file : {"tiny.safetensors", "tiny_rwkv.pth", "tiny_visual.pth"}) {
+    INFO(file);
+    const auto a = io::load_tensors((data / "export_ref" / file).string());
+    CHECK(a.size() > stored.size());
+    require_same_tensors(a, io::load_tensors((data / "export_copy" / file).string()));
+  }
+  CHECK(io::load_tensors((data / "export_ref" / "tiny.safetensors").string()).size() == copied.size());
+}
+
+TEST_CASE("a changed, resized or missing source file makes resume fail with a message naming it and the tensor",
+          "[resume]") {
+  const auto data = write_mixed_data("resume_frozen_changed", 8, 0);
+  const auto init = write_init_files(data / "init");
+  const auto out = data / "run";
+  const std::string common = "--set train.steps=4 --set checkpoint.every_steps=2 --set train.micro_batch_size=2";
+  REQUIRE(test::run_command(stage1_command(data, out, init, common + " --stop-after 2") + " > " +
+                            (data / "first.log").string() + " 2>&1") == 3);
+  const auto checkpoint = (out / "checkpoints" / "step_00000002").string();
+  const auto resume = [&](const std::string& log) {
+    return test::run_command(stage1_command(data, out, init, common + " --resume") + " > " + (data / log).string() +
+                             " 2>&1");
+  };
+  const auto keep = data / "kept";
+  fs::create_directories(keep);
+  fs::copy_file(init.rwkv, keep / "rwkv.pth");
+  fs::copy_file(init.clip_file, keep / "model.safetensors");
+
+  const auto restore = [&] {
+    fs::copy_file(keep / "rwkv.pth", init.rwkv, fs::copy_options::overwrite_existing);
+    fs::copy_file(keep / "model.safetensors", init.clip_file, fs::copy_options::overwrite_existing);
+  };
+
+  // A different size.
+  std::ofstream(init.rwkv, std::ios::app | std::ios::binary) << 'x';
+  CHECK(resume("resized.log") != 0);
+  auto text = read_text(data / "resized.log");
+  CHECK_THAT(text, test::contains(fs::absolute(init.rwkv).string()));
+  CHECK_THAT(text, test::contains("frozen tensor 'rwkv."));
+  CHECK_THAT(text, test::contains("size changed"));
+  CHECK_THROWS_WITH(train::load_checkpoint_weights(checkpoint), test::contains(checkpoint));
+  restore();
+
+  // The same size, one byte of one tensor changed.
+  flip_byte_of(init.clip_file, "vision_model.encoder.layers.0.mlp.fc1.weight");
+  CHECK(fs::file_size(init.clip_file) == fs::file_size(keep / "model.safetensors"));
+  CHECK(resume("changed.log") != 0);
+  text = read_text(data / "changed.log");
+  CHECK_THAT(text, test::contains(fs::absolute(init.clip_file).string()));
+  CHECK_THAT(text, test::contains("frozen tensor 'vit.encoder.layers.0.mlp.fc1.weight'"));
+  CHECK_THAT(text, test::contains("values changed"));
+  CHECK_THROWS_WITH(train::load_checkpoint_weights(checkpoint),
+                    test::contains("'vit.encoder.layers.0.mlp.fc1.weight'") && test::contains("values changed"));
+  restore();
+
+  // Missing.
+  fs::remove(init.rwkv);
+  CHECK(resume("missing.log") != 0);
+  text = read_text(data / "missing.log");
+  CHECK_THAT(text, test::contains(fs::absolute(init.rwkv).string()));
+  CHECK_THAT(text, test::contains("is missing"));
+  restore();
+
+  // Restored, the same checkpoint resumes: the failures above came from the changes alone.
+  CHECK(resume("restored.log") == 0);
+  CHECK(summary_of(out).at("final_step") == 4);
 }

@@ -95,6 +95,9 @@ const Field& run_config_schema() {
           string("output_dir", "", "run folder: checkpoints, train.log, metrics.jsonl"),
           integer("every_steps", 500, "save every N steps (and at the end, and on SIGINT / SIGTERM)", 1),
           integer("keep_last", 3, "complete checkpoints to keep", 1),
+          string("frozen", "reference", "frozen weights a file supplied unchanged (init.*): reference: "
+                 "checkpoints record the file, name, size and hash (resume checks them); copy: every "
+                 "checkpoint holds every weight", {"reference", "copy"}),
       }),
       object("log", "progress output", {
           integer("every_steps", 10, "progress line and metrics.jsonl record every N steps", 1),
@@ -155,7 +158,7 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
              o.at("eps"),     o.at("weight_decay"), o.at("grad_clip"), o.at("vision_lr_scale")};
   const auto& ck = j.at("checkpoint");
-  c.checkpoint = {ck.at("output_dir"), ck.at("every_steps"), ck.at("keep_last")};
+  c.checkpoint = {ck.at("output_dir"), ck.at("every_steps"), ck.at("keep_last"), ck.at("frozen")};
   c.log_every_steps = j.at("log").at("every_steps");
   if (c.data.image.size != c.model.vision.image_size)
     throw Error(cat(source, ": data.image.size (", c.data.image.size, ") must equal model.vision.image_size (",

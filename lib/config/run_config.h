@@ -63,6 +63,7 @@ struct OptimConfig {
 struct CheckpointConfig {
   std::string output_dir;
   int64_t every_steps = 500, keep_last = 3;
+  std::string frozen = "reference";  // frozen weights a file supplied: "reference" or "copy"
 };
 
 struct RunConfig {

@@ -133,6 +133,12 @@ std::string safetensors_dtype_name(torch::ScalarType dtype) {
   return info->name;
 }
 
+torch::ScalarType safetensors_dtype(const std::string& name, const std::string& where) {
+  const DtypeInfo* info = dtype_by_name(name);
+  VRWKV_CHECK(info, where, ": unknown dtype '", name, "'");
+  return info->type;
+}
+
 NamedTensors read_safetensors(const std::string& path,
                               std::map<std::string, std::string>* metadata) {
   std::error_code ec;

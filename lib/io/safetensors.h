@@ -24,5 +24,7 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
 
 // "F32" etc. for a dtype the format supports; throws vrwkv::Error for others.
 std::string safetensors_dtype_name(torch::ScalarType dtype);
+// The dtype of such a name; throws vrwkv::Error naming `where` for others.
+torch::ScalarType safetensors_dtype(const std::string& name, const std::string& where);
 
 }  // namespace vrwkv::io

@@ -20,7 +20,7 @@ std::vector<std::string> export_checkpoint(const std::string& checkpoint, const 
   VRWKV_CHECK(!name.empty() && name.find('/') == std::string::npos, "export: bad name '", name, "'");
 
   const auto dir = resolve_checkpoint(checkpoint);
-  const auto weights = io::load_tensors((fs::path(dir) / "model.safetensors").string());
+  const auto weights = load_checkpoint_weights(dir);  // complete: references resolved
   const auto state = read_checkpoint_json(dir, "trainer.json");
   io::NamedTensors all, rwkv, visual;
   for (const auto& [key, t] : weights) {

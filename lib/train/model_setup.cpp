@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "base/error.h"
@@ -24,29 +25,63 @@ std::string resolve_vision_file(const std::string& path) {
   throw Error(cat(path, ": a CLIP folder must hold model.safetensors or pytorch_model.bin"));
 }
 
-void load_component(VisualRWKV& model, const std::string& path, const std::vector<std::string>& required,
-                    const char* what) {
-  const auto report = io::load_into(*model, io::load_tensors(path), path, required);
+// Loads `tensors` (read from `path`) into the model; returns the model names it supplied, with
+// the key each came from.
+std::map<std::string, size_t> load_component(VisualRWKV& model, const io::NamedTensors& tensors,
+                                             const std::string& path, const std::vector<std::string>& required,
+                                             const char* what) {
+  const auto report = io::load_into(*model, tensors, path, required);
   spdlog::info("loaded {} from {}: {} tensors", what, path, report.loaded.size());
   if (!report.unexpected.empty())
     spdlog::warn("{}: {} keys not used by the model (first: {})", path, report.unexpected.size(),
                  report.unexpected.front());
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < tensors.size(); ++i) by_name[io::canonical_name(tensors[i].first)] = i;
+  std::map<std::string, size_t> supplied;
+  for (const auto& name : report.loaded) supplied[name] = by_name.at(name);
+  return supplied;
+}
+
+// Loads a weights file, recording the origin of the tracked tensors it supplies (over earlier ones).
+void load_file(VisualRWKV& model, const std::string& path, const std::vector<std::string>& required, const char* what,
+               const std::set<std::string>& track, TensorSources& sources) {
+  const auto tensors = io::load_tensors(path);
+  for (const auto& [name, i] : load_component(model, tensors, path, required, what)) {
+    if (track.count(name)) sources[name] = tensor_source(path, tensors[i].first, tensors[i].second);
+    else sources.erase(name);
+  }
+}
+
+// A checkpoint folder: its stored tensors come from its model.safetensors, its referenced ones
+// keep the origin it recorded (the file that first supplied them).
+void load_checkpoint_folder(VisualRWKV& model, const std::string& folder, const std::set<std::string>& track,
+                            TensorSources& sources) {
+  const auto dir = resolve_checkpoint(folder);
+  const auto file = (std::filesystem::path(dir) / "model.safetensors").string();
+  const auto weights = read_checkpoint_weights(dir);
+  for (const auto& [name, i] : load_component(model, weights.tensors, dir, {"rwkv.", "proj."}, "a VisualRWKV checkpoint")) {
+    const auto referenced = weights.referenced.find(name);
+    if (!track.count(name)) sources.erase(name);
+    else if (referenced != weights.referenced.end()) sources[name] = referenced->second;
+    else sources[name] = tensor_source(file, weights.tensors[i].first, weights.tensors[i].second);
+  }
 }
 
 }  // namespace
 
-void load_initial_weights(VisualRWKV& model, const InitConfig& init) {
-  if (!init.rwkv.empty()) load_component(model, init.rwkv, {"rwkv."}, "the RWKV language model");
-  if (!init.vision.empty()) load_component(model, resolve_vision_file(init.vision), {"vit."}, "the vision tower");
+TensorSources load_initial_weights(VisualRWKV& model, const InitConfig& init, const std::set<std::string>& track) {
+  TensorSources sources;
+  if (!init.rwkv.empty()) load_file(model, init.rwkv, {"rwkv."}, "the RWKV language model", track, sources);
+  if (!init.vision.empty())
+    load_file(model, resolve_vision_file(init.vision), {"vit."}, "the vision tower", track, sources);
   if (!init.checkpoint.empty()) {
     // A checkpoint folder or a run's output folder (its newest checkpoint), or a weights file.
-    const auto file = std::filesystem::is_directory(init.checkpoint)
-                          ? (std::filesystem::path(resolve_checkpoint(init.checkpoint)) / "model.safetensors").string()
-                          : init.checkpoint;
-    load_component(model, file, {"rwkv.", "proj."}, "a VisualRWKV checkpoint");
+    if (std::filesystem::is_directory(init.checkpoint)) load_checkpoint_folder(model, init.checkpoint, track, sources);
+    else load_file(model, init.checkpoint, {"rwkv.", "proj."}, "a VisualRWKV checkpoint", track, sources);
   }
   if (init.rwkv.empty() && init.checkpoint.empty()) spdlog::warn("no RWKV weights given: random initialisation");
   if (init.vision.empty() && init.checkpoint.empty()) spdlog::warn("no vision weights given: random initialisation");
+  return sources;
 }
 
 io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& t) {
@@ -90,14 +125,21 @@ RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Comm
   RunModel run;
   torch::manual_seed(config.seed);
   run.model = VisualRWKV(config.model);
+  run.trained = apply_freezing(run.model, config.train);
+  // The frozen tensors a file supplies unchanged: checkpoints refer to them instead of storing them.
+  std::set<std::string> frozen;
+  for (const auto& item : run.model->named_parameters())
+    if (!item.value().requires_grad()) frozen.insert(item.key());
   if (resume_dir.empty()) {
-    load_initial_weights(run.model, config.init);
+    run.frozen_sources = load_initial_weights(run.model, config.init, frozen);
   } else {
-    const auto path = (fs::path(resume_dir) / "model.safetensors").string();
-    io::load_into(*run.model, io::load_tensors(path), path, {"rwkv.", "vit.", "proj."});
+    // A resumed run keeps referring to the files its checkpoint referred to (checked here).
+    auto weights = read_checkpoint_weights(resume_dir);
+    io::load_into(*run.model, weights.tensors, resume_dir, {"rwkv.", "vit.", "proj."});
+    for (auto& [name, source] : weights.referenced)
+      if (frozen.count(name)) run.frozen_sources[name] = std::move(source);
   }
   run.model->rwkv->checkpoint_blocks = config.train.grad_checkpointing;
-  run.trained = apply_freezing(run.model, config.train);
   run.model->to(device);
   {
     // Every rank starts from rank 0's weights.

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "config/run_config.h"
@@ -11,12 +12,15 @@
 #include "io/named_tensors.h"
 #include "model/visual_rwkv.h"
 #include "train/adamw.h"
+#include "train/checkpoint.h"
 
 namespace vrwkv::train {
 
 // Loads init.rwkv, init.vision and init.checkpoint in that order over the random initialisation;
-// every file must supply its component completely (a missing key is an error naming it).
-void load_initial_weights(VisualRWKV& model, const InitConfig& init);
+// every file must supply its component completely (a missing key is an error naming it). Returns
+// the origin (file, key, size, hash) of each tensor named in `track` that a file supplied, the
+// last one to supply it; only those are hashed.
+TensorSources load_initial_weights(VisualRWKV& model, const InitConfig& init, const std::set<std::string>& track = {});
 
 // Sets requires_grad from the stage and the freeze knobs; returns the trained tensors in model order.
 io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& train);
@@ -28,6 +32,7 @@ torch::Device choose_device(const std::string& setting, int local_rank);
 struct RunModel {
   VisualRWKV model{nullptr};
   io::NamedTensors trained;               // in model order
+  TensorSources frozen_sources;           // frozen tensors a file supplied unchanged, by model name
   std::vector<int> owners;                // each trained tensor's optimizer rank (ZeRO-1), else this rank
   std::unique_ptr<AdamW> optimizer;       // over this rank's owned tensors
 };

@@ -50,7 +50,17 @@ CheckpointContents checkpoint_contents(const RunConfig& config, dist::Communicat
   c.writes_optimizer = config.train.zero_stage == 1 || comm.is_main();
   if (c.writes_optimizer) c.optimizer = run.optimizer->state();
   if (comm.is_main()) {
-    for (const auto& item : run.model->named_parameters()) c.weights.emplace_back(item.key(), item.value().detach().cpu());
+    // Frozen weights a file supplied are referred to, not stored (unless checkpoint.frozen=copy).
+    const bool refer = config.checkpoint.frozen == "reference";
+    int64_t index = 0;
+    for (const auto& item : run.model->named_parameters()) {
+      const auto source = run.frozen_sources.find(item.key());
+      if (refer && source != run.frozen_sources.end())
+        c.frozen.push_back({item.key(), index, item.value().scalar_type(), source->second});
+      else
+        c.weights.emplace_back(item.key(), item.value().detach().cpu());
+      ++index;
+    }
     c.rng = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
     c.trainer = {{"step", step},
                  {"samples", samples},
