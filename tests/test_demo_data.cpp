@@ -211,8 +211,12 @@ TEST_CASE("visualrwkv demo --quick writes the report, the plots and an export", 
   // One answer line per question, a PNG per stage, the exported model.
   std::ifstream answers(out / "answers.jsonl");
   int64_t lines = 0;
-  for (std::string line; std::getline(answers, line);) lines += !nlohmann::json::parse(line).at("reply").is_null();
+  for (std::string line; std::getline(answers, line);) lines += nlohmann::json::parse(line).at("text").is_string();
   CHECK(lines == questions);
+  // The answers were scored by `visualrwkv eval --benchmark demo`; the summary reports its figures.
+  const auto report = nlohmann::json::parse(read_all((out / "eval_report.json").string()));
+  CHECK(report.at("metrics").at("overall").at("count") == questions);
+  CHECK(report.at("metrics").at("overall").at("accuracy") == summary.at("accuracy").at("overall"));
   for (const char* plot : {"loss_stage1.png", "loss_stage2.png"}) CHECK(!cv::imread((out / plot).string()).empty());
   CHECK(fs::exists(out / "export" / "demo.safetensors"));
 }

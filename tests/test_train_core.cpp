@@ -12,6 +12,7 @@
 #include "base/build_config.h"
 #include "catch_compat.h"
 #include "config/run_config.h"
+#include "eval/score.h"
 #include "image_source.h"
 #include "llava_batch_source.h"
 #include "run_command.h"
@@ -145,3 +146,121 @@ TEST_CASE("a preempted 2-rank run exits 3 on every rank", "[train_core]") {
   CHECK(codes == "3 3");
 }
 #endif
+
+namespace {
+
+std::vector<std::string> file_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The answer texts of an answer file, in its order.
+std::vector<std::string> answer_texts(const fs::path& path) {
+  std::vector<std::string> out;
+  for (const auto& line : file_lines(path)) out.push_back(json::parse(line).at("text"));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("visualrwkv eval end to end: batch sizes agree, ranks shard and merge, a rerun resumes, score runs",
+          "[train_core]") {
+  // A checkpoint that has learnt something: the synthetic-picture run above, trained again here.
+  const auto data = write_data("core_eval", 24, true);
+  const auto out = data / "run";
+  train::run_training(tiny_config(data, out, {"data.image.synthetic=true"}), {}, data::make_llava_batch_source);
+
+  // Questions as the LLaVA evaluation writes them, with their answers for the demo scorer; one
+  // question is text-only, one has an image of its own folder.
+  const auto qdir = data / "eval";
+  fs::create_directories(qdir);
+  {
+    std::ofstream q(qdir / "questions.jsonl"), a(qdir / "answers_key.jsonl");
+    for (int i = 0; i < 9; ++i) {
+      json line = {{"question_id", i}, {"text", "Name colour " + std::to_string(i % 4) + "."}, {"category", "colour"}};
+      if (i != 4) line["image"] = "pictures/" + std::to_string(i) + ".jpg";
+      q << line.dump() << "\n";
+      a << json{{"question_id", i}, {"answer", std::string("It is ") + kColours[i % 4] + "."}, {"category", "colour"}}.dump()
+        << "\n";
+    }
+  }
+  const std::string base = std::string(VRWKV_BINARY) + " eval --checkpoint " + out.string() + " --questions " +
+                           (qdir / "questions.jsonl").string() + " --image-folder " + (qdir / "images").string() +
+                           " --max-tokens 12 --set data.image.synthetic=true";
+  auto run = [&](const std::string& answers, const std::string& extra, const std::string& env = "") {
+    const std::string log = answers + ".log";
+    return test::run_command(env + base + " --answers " + answers + " " + extra + " > " + log + " 2>&1");
+  };
+
+  const std::string one = (qdir / "b1.jsonl").string(), many = (qdir / "b8.jsonl").string();
+  REQUIRE(run(one, "--batch-size 1") == 0);
+  REQUIRE(run(many, "--batch-size 8 --benchmark demo --annotations " + (qdir / "answers_key.jsonl").string() +
+                        " --report " + (qdir / "report.json").string()) == 0);
+  const auto texts = answer_texts(one);
+  REQUIRE(texts.size() == 9);
+  CHECK(answer_texts(many) == texts);
+  // The answer lines the original's scorers read.
+  for (size_t i = 0; i < 9; ++i) {
+    const auto line = json::parse(file_lines(one)[i]);
+    CHECK(line.at("question_id") == int(i));
+    const std::string prompt = line.at("prompt");
+    CHECK(prompt.rfind("User: ", 0) == 0);
+    CHECK(prompt.size() > 11);
+    CHECK(prompt.substr(prompt.size() - 10) == "Assistant:");
+    CHECK((prompt.find("<image>") != std::string::npos) == (i != 4));
+    CHECK(line.at("metadata").at("category") == "colour");
+    CHECK(line.at("avg_prob").get<double>() > 0);
+  }
+  // The scorer's figures agree with the answers.
+  const auto report = json::parse(std::ifstream(qdir / "report.json"));
+  int right = 0;
+  for (size_t i = 0; i < 9; ++i)
+    right += eval::normalise_demo_answer(texts[i]) == eval::normalise_demo_answer(std::string("It is ") + kColours[i % 4]);
+  CHECK(report.at("metrics").at("overall").at("count") == 9);
+  CHECK(report.at("metrics").at("overall").at("accuracy").get<double>() == Approx(right / 9.0));
+  CHECK(report.at("answered_without_image").empty());
+
+  // Two ranks of a torchrun launch, one after the other: rank 1 answers its share, rank 0 its own
+  // and merges. The same answers in the same order.
+  const std::string sharded = (qdir / "sharded.jsonl").string();
+  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 WORLD_SIZE=2 ";
+  REQUIRE(run(sharded, "--batch-size 3", env + "RANK=1 LOCAL_RANK=1 ") == 0);
+  CHECK(fs::exists(sharded + ".rank1"));
+  CHECK_FALSE(fs::exists(sharded));
+  REQUIRE(run(sharded, "--batch-size 3", env + "RANK=0 LOCAL_RANK=0 ") == 0);
+  CHECK(answer_texts(sharded) == texts);
+  CHECK_FALSE(fs::exists(sharded + ".rank1"));
+
+  // Interrupted: the merged file lost its last lines and a part file holds a torn line. The same
+  // command answers only what is missing.
+  {
+    auto lines = file_lines(one);
+    std::ofstream(one, std::ios::trunc) << lines[0] << "\n" << lines[1] << "\n";
+    std::ofstream(one + ".rank0") << lines[2] << "\n" << lines[3].substr(0, 20);
+  }
+  REQUIRE(run(one, "--batch-size 4") == 0);
+  CHECK(answer_texts(one) == texts);
+  std::string log;
+  for (const auto& line : file_lines(one + ".log")) log += line + "\n";
+  CHECK_THAT(log, contains("9 questions, 3 answered before, 6 to answer"));
+
+  // `score` on its own gives the report's figures; a missing answer is named.
+  REQUIRE(test::run_command(std::string(VRWKV_BINARY) + " score --benchmark demo --answers " + many +
+                            " --annotations " + (qdir / "answers_key.jsonl").string() + " --report " +
+                            (qdir / "score.json").string() + " > /dev/null 2>&1") == 0);
+  CHECK(json::parse(std::ifstream(qdir / "score.json")).at("metrics").at("overall") ==
+        report.at("metrics").at("overall"));
+  {
+    auto lines = file_lines(many);
+    std::ofstream(qdir / "short.jsonl") << lines[0] << "\n";
+  }
+  const std::string missing_log = (qdir / "missing.log").string();
+  CHECK(test::run_command(std::string(VRWKV_BINARY) + " score --benchmark demo --answers " +
+                          (qdir / "short.jsonl").string() + " --annotations " + (qdir / "answers_key.jsonl").string() +
+                          " > " + missing_log + " 2>&1") == 1);
+  std::string message;
+  std::getline(std::ifstream(missing_log), message);
+  CHECK_THAT(message, contains("8 of 9 questions have no answer; first missing ids: 1, 2, 3, 4, 5"));
+}
