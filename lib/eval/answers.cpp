@@ -1,8 +1,7 @@
 #include "eval/answers.h"
 
-#include <fstream>
-
 #include "base/error.h"
+#include "eval/text_util.h"
 
 namespace vrwkv::eval {
 
@@ -18,30 +17,19 @@ std::string id_key(const nlohmann::json& id) {
 }
 
 std::vector<AnswerLine> read_answer_lines(const std::string& path) {
-  std::ifstream in(path);
-  VRWKV_CHECK(in.good(), path, ": cannot open the answer file");
   std::vector<AnswerLine> out;
-  int64_t line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = cat(path, ":", line_no);
-    nlohmann::ordered_json record;
-    try {
-      record = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cat(where, ": not valid JSON (", e.what(), ")"));
-    }
+  text::for_each_json_line<nlohmann::ordered_json>(path, "answer file", [&](const nlohmann::ordered_json& record,
+                                                                             const std::string& where) {
     VRWKV_CHECK(record.is_object() && record.contains("question_id"), where, ": an answer line needs \"question_id\"");
     VRWKV_CHECK(record.contains("text") && record["text"].is_string(), where, ": an answer line needs \"text\" (a string)");
     AnswerLine a;
     a.question_id = nlohmann::json::parse(record["question_id"].dump());
     a.text = record["text"].get<std::string>();
     if (record.contains("prompt") && record["prompt"].is_string()) a.prompt = record["prompt"].get<std::string>();
-    a.record = std::move(record);
+    a.record = record;
     a.where = where;
     out.push_back(std::move(a));
-  }
+  });
   return out;
 }
 

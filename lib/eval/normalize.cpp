@@ -187,21 +187,11 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
 }
 
 std::vector<QuestionRef> read_question_refs(const std::string& path) {
-  std::ifstream in(path);
-  VRWKV_CHECK(in.good(), path, ": cannot open the question file");
   std::vector<QuestionRef> out;
-  int64_t line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  text::for_each_json_line<nlohmann::json>(path, "question file", [&](const nlohmann::json& record,
+                                                                      const std::string& where) {
     QuestionRef q;
-    q.where = cat(path, ":", line_no);
-    nlohmann::json record;
-    try {
-      record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cat(q.where, ": not valid JSON (", e.what(), ")"));
-    }
+    q.where = where;
     VRWKV_CHECK(record.is_object() && record.contains("question_id"), q.where,
                 ": a question line needs \"question_id\"");
     q.question_id = record["question_id"];
@@ -211,7 +201,7 @@ std::vector<QuestionRef> read_question_refs(const std::string& path) {
     }
     if (record.contains("text") && record["text"].is_string()) q.text = record["text"].get<std::string>();
     out.push_back(std::move(q));
-  }
+  });
   return out;
 }
 

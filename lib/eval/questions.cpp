@@ -58,24 +58,9 @@ std::string optional_image(const nlohmann::ordered_json& record, const std::stri
 }
 
 std::vector<Question> read_json_lines(const std::string& path) {
-  const std::string body = text::read_file(path, "question file");
   std::vector<Question> out;
-  int64_t line_no = 0;
-  size_t pos = 0;
-  while (pos < body.size()) {
-    size_t end = body.find('\n', pos);
-    if (end == std::string::npos) end = body.size();
-    const std::string_view line(body.data() + pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const std::string where = cat(path, ":", line_no);
-    nlohmann::ordered_json record;
-    try {
-      record = nlohmann::ordered_json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cat(where, ": not valid JSON (", e.what(), ")"));
-    }
+  text::for_each_json_line<nlohmann::ordered_json>(path, "question file", [&](const nlohmann::ordered_json& record,
+                                                                               const std::string& where) {
     VRWKV_CHECK(record.is_object(), where, ": a question line must be a JSON object");
     const auto* id = find_question_id(record);
     VRWKV_CHECK(id, where, ": no question id (field \"question_id\", \"id\" or \"index\")");
@@ -97,7 +82,7 @@ std::vector<Question> read_json_lines(const std::string& path) {
     q.metadata["image_file"] = q.image_path.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(q.image_path);
     q.where = where;
     out.push_back(std::move(q));
-  }
+  });
   return out;
 }
 

@@ -1,10 +1,10 @@
 #include <cctype>
-#include <fstream>
 #include <map>
 
 #include "base/error.h"
 #include "eval/answers.h"
 #include "eval/score.h"
+#include "eval/text_util.h"
 
 namespace vrwkv::eval {
 
@@ -26,26 +26,16 @@ std::string normalise_demo_answer(const std::string& answer) {
 
 ScoreReport score_demo(const ScoreInputs& in) {
   VRWKV_CHECK(!in.annotations.empty(), "demo: --annotations names the demo's eval_answers.jsonl");
-  std::ifstream file(in.annotations);
-  VRWKV_CHECK(file.good(), in.annotations, ": cannot open");
   struct Truth {
     std::string answer, category;
   };
   std::vector<std::pair<std::string, Truth>> truth;
-  int64_t line_no = 0;
-  for (std::string line; std::getline(file, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cat(in.annotations, ":", line_no, ": not valid JSON (", e.what(), ")"));
-    }
-    VRWKV_CHECK(j.is_object() && j.contains("question_id") && j.contains("answer") && j["answer"].is_string(),
-                in.annotations, ":", line_no, ": expected {\"question_id\", \"answer\", \"category\"}");
+  text::for_each_json_line<nlohmann::json>(in.annotations, "demo answer key", [&](const nlohmann::json& j,
+                                                                                  const std::string& where) {
+    VRWKV_CHECK(j.is_object() && j.contains("question_id") && j.contains("answer") && j["answer"].is_string(), where,
+                ": expected {\"question_id\", \"answer\", \"category\"}");
     truth.push_back({id_key(j["question_id"]), {j["answer"], j.value("category", std::string("all"))}});
-  }
+  });
   const auto answers = answers_by_id(read_answer_lines(in.answers));
   std::vector<std::string> wanted;
   for (const auto& t : truth) wanted.push_back(t.first);

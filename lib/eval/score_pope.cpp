@@ -40,23 +40,9 @@ struct Label {
 };
 
 std::vector<Label> read_labels(const std::string& path) {
-  const std::string body = text::read_file(path, "POPE label file");
   std::vector<Label> out;
-  int64_t line_no = 0;
-  for (size_t pos = 0; pos < body.size();) {
-    size_t end = body.find('\n', pos);
-    if (end == std::string::npos) end = body.size();
-    const std::string_view line(body.data() + pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const std::string where = cat(path, ":", line_no);
-    nlohmann::json rec;
-    try {
-      rec = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(cat(where, ": not valid JSON (", e.what(), ")"));
-    }
+  text::for_each_json_line<nlohmann::json>(path, "POPE label file", [&](const nlohmann::json& rec,
+                                                                        const std::string& where) {
     VRWKV_CHECK(rec.is_object() && rec.contains("label") && rec["label"].is_string(), where,
                 ": a label line needs \"label\" (a string)");
     Label l;
@@ -64,7 +50,7 @@ std::vector<Label> read_labels(const std::string& path) {
     if (rec.contains("image") && rec["image"].is_string()) l.image = rec["image"].get<std::string>();
     l.where = where;
     out.push_back(std::move(l));
-  }
+  });
   return out;
 }
 

@@ -1,5 +1,5 @@
 // Small text and file helpers shared by the question readers and the multiple-choice / yes-no
-// scorers: whole-file reads, JSON files with the file named in errors, UTF-8 stepping, trimming.
+// scorers: whole-file reads, JSON files and JSON Lines with the file named in errors, UTF-8 stepping, trimming.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -28,6 +28,30 @@ inline nlohmann::ordered_json read_json_file(const std::string& path, const std:
     return nlohmann::ordered_json::parse(body);
   } catch (const nlohmann::json::exception& e) {
     throw Error(cat(path, ": the ", what, " is not valid JSON (", e.what(), ")"));
+  }
+}
+
+// Calls each(record, where) for every non-blank line of a JSON Lines file, `where` being "file:line";
+// a line that is not valid JSON is an Error naming it. Json: nlohmann::json or ordered_json.
+template <typename Json, typename Each>
+void for_each_json_line(const std::string& path, const std::string& what, Each&& each) {
+  const std::string body = read_file(path, what);
+  int64_t line_no = 0;
+  for (size_t pos = 0; pos < body.size();) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string::npos) end = body.size();
+    const std::string_view line(body.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string where = cat(path, ":", line_no);
+    Json record;
+    try {
+      record = Json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(cat(where, ": not valid JSON (", e.what(), ")"));
+    }
+    each(record, where);
   }
 }
 

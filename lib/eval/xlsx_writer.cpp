@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "eval/text_util.h"
 
 namespace vrwkv::eval {
@@ -24,24 +25,6 @@ void put32(std::string& out, uint32_t v) {
 }
 
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-
-void append_code_point(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // Cell text as XML character data. Control characters XML 1.0 cannot carry become _xHHHH_ (the
 // OOXML escape), a literal "_xHHHH_" keeps its meaning by escaping its underscore, and bytes that
@@ -76,7 +59,7 @@ std::string xml_text(std::string_view s) {
       out += "_x005F_";
       continue;
     }
-    append_code_point(out, cp);
+    append_utf8(out, cp);
   }
   return out;
 }
