@@ -35,6 +35,11 @@ class BatchDecoder {
   BatchDecoder(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,
                int64_t ctx_len);
 
+  // The rendered prompt of a question (render_prompt in this decoder's style).
+  text::RenderedSample prompt(const std::string& question, bool with_image) const {
+    return render_prompt(question, with_image, style_, tokenizer_);
+  }
+
   // Answers every request; options.seed is ignored (each request has its own).
   std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options);
 

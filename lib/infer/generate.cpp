@@ -134,8 +134,12 @@ Decoded decode_tokens(const torch::Tensor& first_logits, const std::function<tor
 
 Generator::Generator(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,
                      int64_t ctx_len)
-    : model_(model), tokenizer_(tokenizer), mode_(mode), style_(style), ctx_len_(ctx_len) {
-  model_->eval();
+    : decoder_(std::make_unique<BatchDecoder>(model, tokenizer, mode, style, ctx_len)) {}
+
+Generator::~Generator() = default;
+
+text::RenderedSample Generator::prompt(const std::string& question, bool with_image) const {
+  return decoder_->prompt(question, with_image);
 }
 
 std::string Generator::answer(const std::string& question, const torch::Tensor& image,
@@ -144,8 +148,7 @@ std::string Generator::answer(const std::string& question, const torch::Tensor& 
 }
 
 Decoded Generator::generate(const std::string& question, const torch::Tensor& image, const GenerateOptions& options) {
-  BatchDecoder decoder(model_, tokenizer_, mode_, style_, ctx_len_);
-  return decoder.run({{question, image, options.seed}}, options).at(0).decoded;
+  return decoder_->run({{question, image, options.seed}}, options).at(0).decoded;
 }
 
 }  // namespace vrwkv

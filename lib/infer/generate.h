@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -90,27 +91,25 @@ class AnswerBuilder {
 Decoded decode_tokens(const torch::Tensor& first_logits, const std::function<torch::Tensor(int64_t)>& next_logits,
                       const text::Tokenizer& tokenizer, const GenerateOptions& options);
 
+class BatchDecoder;  // infer/batch_decoder.h
+
+// One question at a time, through the batched decoder (so its answers are the batched ones).
 class Generator {
  public:
   // ctx_len > 0 rejects prompts (image included) longer than the model was trained on.
   // Puts the model in eval mode.
   Generator(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,
             int64_t ctx_len);
+  ~Generator();
 
-  text::RenderedSample prompt(const std::string& question, bool with_image) const {
-    return render_prompt(question, with_image, style_, tokenizer_);
-  }
+  text::RenderedSample prompt(const std::string& question, bool with_image) const;
 
   // image: [3, S, S] preprocessed pixels, or undefined for a text-only question.
   std::string answer(const std::string& question, const torch::Tensor& image, const GenerateOptions& options);
   Decoded generate(const std::string& question, const torch::Tensor& image, const GenerateOptions& options);
 
  private:
-  VisualRWKV model_;
-  const text::Tokenizer& tokenizer_;
-  ScanMode mode_;
-  text::PromptStyle style_;
-  int64_t ctx_len_;
+  std::unique_ptr<BatchDecoder> decoder_;
 };
 
 }  // namespace vrwkv
