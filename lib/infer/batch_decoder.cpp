@@ -21,10 +21,11 @@ struct PromptParts {
 };
 
 // Reads, for the rows of each group of equal length, positions [from(r), from(r) + length) of their
-// embeddings as one chunk continuing from their own states; records each row's last logits.
+// embeddings as one chunk continuing from their own states; when last_logits is given, records each
+// row's last logits there (the text before the image needs none: the head would be wasted work).
 void read_text_groups(VisualRWKV& model, RecurrentState& state, const std::vector<PromptParts>& parts,
                       const std::vector<int64_t>& from, const std::vector<int64_t>& length, ScanMode mode,
-                      torch::Tensor& last_logits) {
+                      torch::Tensor* last_logits) {
   std::map<int64_t, std::vector<int64_t>> groups;
   for (size_t r = 0; r < parts.size(); ++r)
     if (length[r] > 0) groups[length[r]].push_back(static_cast<int64_t>(r));
@@ -34,10 +35,9 @@ void read_text_groups(VisualRWKV& model, RecurrentState& state, const std::vecto
     const auto idx = index_tensor(rows);
     auto sub = select_rows(state, idx);
     torch::Tensor logits;
-    read_chunk(model, sub, torch::stack(x), mode, 0, 0, &logits);
+    read_chunk(model, sub, torch::stack(x), mode, 0, 0, last_logits ? &logits : nullptr);
     put_rows(state, idx, sub);
-    if (!last_logits.defined()) last_logits = torch::zeros({static_cast<int64_t>(parts.size()), logits.size(1)}, logits.options());
-    last_logits.index_copy_(0, idx.to(logits.device()), logits);
+    if (last_logits) last_logits->index_copy_(0, idx.to(logits.device()), logits);
   }
 }
 
@@ -98,17 +98,14 @@ std::vector<DecodeResult> BatchDecoder::run(const std::vector<DecodeRequest>& re
   }
 
   RecurrentState state = RecurrentState::zeros(model_, B);
+  read_text_groups(model_, state, parts, zero, before, mode_, nullptr);
+  // The span excludes its last embedding (the cls), as in training. Its logits are the answer's
+  // first for a row with no text after the image; the text after overwrites the others.
+  std::vector<torch::Tensor> spans;
+  for (const auto& p : parts) spans.push_back(p.embeds.narrow(0, p.span_start, K));
   torch::Tensor logits;
-  read_text_groups(model_, state, parts, zero, before, mode_, logits);
-  {
-    std::vector<torch::Tensor> spans;
-    for (const auto& p : parts) spans.push_back(p.embeds.narrow(0, p.span_start, K));
-    // The span excludes its last embedding (the cls), as in training.
-    torch::Tensor span_logits;
-    read_chunk(model_, state, torch::stack(spans), mode_, 0, K - 1, &span_logits);
-    logits = span_logits;
-  }
-  read_text_groups(model_, state, parts, after_from, after, mode_, logits);
+  read_chunk(model_, state, torch::stack(spans), mode_, 0, K - 1, &logits);
+  read_text_groups(model_, state, parts, after_from, after, mode_, &logits);
 
   // --- 3. one batched step per token for the questions still answering -----------------------
   std::vector<AnswerBuilder> answers;
