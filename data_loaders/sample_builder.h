@@ -9,14 +9,11 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "image_source.h"  // ImageLoader
 #include "llava_dataset.h"
 #include "text/tokenizer.h"
 
 namespace vrwkv::data {
-
-// Loads an image file into a [3, S, S] float tensor; throws text::SampleError (missing_image,
-// bad_image) for a file that cannot be used.
-using ImageLoader = std::function<torch::Tensor(const std::string& path)>;
 
 struct Sample {
   std::string id;

@@ -1,7 +1,7 @@
 // visualrwkv demo [--out DIR] [--quick] [--configs DIR]: the whole system on a toy problem, end to end
 // on the CPU in minutes. Top to bottom: draw a synthetic LLaVA data set, train a small sentencepiece
 // tokenizer on its text, stage 1 (captions), stage 2 (questions), export, answer held-out questions
-// about held-out images with `visualrwkv eval` (scored by its "demo" benchmark), then the accuracy
+// about held-out images with eval's pipeline (scored by its "demo" benchmark), then the accuracy
 // table, summary.json and the loss plots.
 #include <nlohmann/json.hpp>
 
@@ -15,7 +15,7 @@
 #include "commands.h"
 #include "config/run_config.h"
 #include "demo_data.h"
-#include "image_source.h"
+#include "eval_pipeline.h"
 #include "llava_batch_source.h"
 #include "loss_plot.h"
 #include "text/sentencepiece_tokenizer.h"
@@ -106,15 +106,22 @@ int cmd_demo(const std::vector<std::string>& argv) {
                                                  (out / "export").string(), "fp32", "demo");
   std::printf("[demo] exported %zu files into %s\n", exported.size(), (out / "export").c_str());
 
-  // --- 5. answer and score the held-out questions as a user would: visualrwkv eval -----------------
+  // --- 5. answer and score the held-out questions as `visualrwkv eval` does ----------------------
   const std::string answers_path = (out / "answers.jsonl").string(), report_path = (out / "eval_report.json").string();
   for (const auto& stale : {answers_path, answers_path + ".rank0", report_path}) fs::remove(stale);  // eval resumes
   const auto eval_started = std::chrono::steady_clock::now();
-  cmd_eval({"--checkpoint", (out / "stage2").string(), "--questions", data.eval_questions, "--image-folder",
-            data.image_folder, "--answers", answers_path, "--max-tokens", "16", "--benchmark", "demo",
-            "--annotations", data.eval_answers, "--report", report_path});
+  EvalRequest request;
+  request.checkpoint = (out / "stage2").string();
+  request.questions = data.eval_questions;
+  request.image_folder = data.image_folder;
+  request.answers = answers_path;
+  request.max_tokens = 16;
+  request.benchmark = "demo";
+  request.annotations = data.eval_answers;
+  const auto eval_report = run_eval(request);
+  write_eval_report(report_path, eval_report);
   const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_started).count();
-  const auto metrics = nlohmann::json::parse(std::ifstream(report_path)).at("metrics");
+  const auto& metrics = eval_report.score.metrics;
 
   // --- 6. the report -------------------------------------------------------------------------------
   const auto chance = data::demo_chance();
@@ -123,7 +130,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
   std::printf("\n%-10s %9s %9s %8s\n", "question", "answered", "accuracy", "chance");
   nlohmann::json accuracy, chance_json;
   for (const auto& type : data::demo_question_types()) {
-    const auto m = metrics.value(type, nlohmann::json{{"accuracy", 0.0}, {"count", 0}});
+    const auto m = metrics.value(type, nlohmann::ordered_json{{"accuracy", 0.0}, {"count", 0}});
     const double acc = m.at("accuracy");
     const int64_t count = m.at("count");
     std::printf("%-10s %9lld %8.1f%% %7.1f%%\n", type.c_str(), (long long)count, 100 * acc, 100 * chance.at(type));

@@ -3,12 +3,19 @@
 // file is a counted, skippable text::SampleError; a build without a decoder asked for a file is a
 // vrwkv::Error that stops the job, since skipping every image would change what it trains on.
 #pragma once
+#include <torch/torch.h>
+
+#include <functional>
 #include <string>
 
 #include "config/run_config.h"
-#include "sample_builder.h"
+#include "text/conversation.h"  // text::SampleError
 
 namespace vrwkv::data {
+
+// Loads an image file into a [3, S, S] float tensor; throws text::SampleError (missing_image,
+// bad_image) for a file that cannot be used.
+using ImageLoader = std::function<torch::Tensor(const std::string& path)>;
 
 // The configured source: synthetic pictures, or make_image_decoder's.
 ImageLoader make_image_loader(const ImageConfig& config);
