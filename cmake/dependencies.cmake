@@ -41,9 +41,10 @@ if(NOT EXISTS ${VRWKV_SPDLOG_FMT_DIR}/fmt)
   file(CREATE_LINK ${VRWKV_FMT_INCLUDE}/fmt ${VRWKV_SPDLOG_FMT_DIR}/fmt SYMBOLIC)
 endif()
 
-# OpenCV decodes images in data_loaders/ only. Required unless the build says it has none (the GPU
-# lab, and CI's libtorch 2.x build, which is the build that proves the core runs without it).
-option(VRWKV_WITH_OPENCV "decode images with OpenCV (data_loaders/)" ON)
+# OpenCV decodes images in data_loaders/images/ only (and draws the demo's pictures, app/demo/).
+# Required unless the build says it has none (the GPU lab, and CI's libtorch 2.x build, which is
+# the build that proves the core runs without it).
+option(VRWKV_WITH_OPENCV "decode images with OpenCV (data_loaders/images/)" ON)
 if(VRWKV_WITH_OPENCV)
   find_package(OpenCV REQUIRED COMPONENTS core imgcodecs imgproc)
 endif()

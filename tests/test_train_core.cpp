@@ -13,6 +13,7 @@
 #include "catch_compat.h"
 #include "config/run_config.h"
 #include "eval/score.h"
+#include "eval_pipeline.h"
 #include "image_source.h"
 #include "llava_batch_source.h"
 #include "run_command.h"
@@ -221,6 +222,30 @@ TEST_CASE("visualrwkv eval end to end: batch sizes agree, ranks shard and merge,
   CHECK(report.at("metrics").at("overall").at("count") == 9);
   CHECK(report.at("metrics").at("overall").at("accuracy").get<double>() == Approx(right / 9.0));
   CHECK(report.at("answered_without_image").empty());
+
+  // The same pipeline as a library call (what the demo does): every answer is found and kept, and
+  // the report comes back as the value --report wrote; a bad request fails before loading anything.
+  EvalRequest request;
+  request.checkpoint = out.string();
+  request.sets = {"data.image.synthetic=true"};
+  request.questions = (qdir / "questions.jsonl").string();
+  request.image_folder = (qdir / "images").string();
+  request.answers = many;
+  request.max_tokens = 12;
+  request.benchmark = "demo";
+  request.annotations = (qdir / "answers_key.jsonl").string();
+  const auto in_process = run_eval(request);
+  CHECK(in_process.merged);
+  CHECK(in_process.run.already_answered == 9);
+  CHECK(in_process.run.answered == 0);
+  CHECK(answer_texts(many) == texts);
+  auto returned = json::parse(eval_report_json(in_process).dump());
+  CHECK(returned.at("rank0").at("answered") == 0);
+  returned["rank0"] = report.at("rank0");  // the CLI's run answered the questions, this one found them
+  CHECK(returned == report);
+  request.batch_size = 0;
+  request.checkpoint = (qdir / "no_such_checkpoint").string();
+  CHECK_THROWS_WITH(run_eval(request), contains("--batch-size must be positive"));
 
   // Two ranks of a torchrun launch, one after the other: rank 1 answers its share, rank 0 its own
   // and merges. The same answers in the same order.
