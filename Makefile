@@ -13,14 +13,17 @@ DEB_PACKAGES := libtorch-dev libgloo-dev libopencv-dev nlohmann-json3-dev libsen
 TORCH2_VERSION := 2.11.0
 TORCH2_DIR ?= /opt/visualrwkv/torch-$(TORCH2_VERSION)
 TORCH2_BUILD_DIR ?= build-torch2
+# Python packages the tests read our files with (TensorBoard's own event reader), outside the
+# checkout: Debian 12's pip refuses system installs. CMake's VRWKV_PYTHON_DIR points at it.
+TENSORBOARD_DIR ?= /opt/visualrwkv/python
 # The CUDA compiler of the toolkit (CMake looks on PATH otherwise).
 NVCC ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) nvcc)
 
-.PHONY: all deps deps-debian deps-torch2 build build-torch2 test test-debian test-torch2 clean
+.PHONY: all deps deps-debian deps-torch2 deps-python build build-torch2 test test-debian test-torch2 clean
 
 all: build
 
-deps: deps-debian deps-torch2
+deps: deps-debian deps-torch2 deps-python
 
 # Installs only what is missing, so a second `make test` does not touch apt.
 deps-debian:
@@ -43,8 +46,19 @@ deps-torch2: deps-debian
 	  $$SUDO mv $(TORCH2_DIR).partial $(TORCH2_DIR); \
 	fi
 
+# The tensorboard package into TENSORBOARD_DIR, renamed into place when complete (as deps-torch2).
+deps-python: deps-debian
+	@if [ ! -f $(TENSORBOARD_DIR)/tensorboard/__init__.py ]; then \
+	  echo "installing tensorboard into $(TENSORBOARD_DIR)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO rm -rf $(TENSORBOARD_DIR).partial && \
+	  $$SUDO /usr/bin/python3 -m pip install -q --no-cache-dir --disable-pip-version-check \
+	    --target $(TENSORBOARD_DIR).partial tensorboard && \
+	  $$SUDO mv $(TENSORBOARD_DIR).partial $(TENSORBOARD_DIR); \
+	fi
+
 $(BUILD_DIR)/CMakeCache.txt:
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVRWKV_PYTHON_DIR=$(TENSORBOARD_DIR)
 
 # Debian's libtorch 1.13 (CPU), OpenCV, Gloo: the fast CPU build.
 build: $(BUILD_DIR)/CMakeCache.txt
@@ -52,7 +66,8 @@ build: $(BUILD_DIR)/CMakeCache.txt
 
 $(TORCH2_BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(TORCH2_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_PREFIX_PATH=$(TORCH2_DIR)/torch -DCMAKE_CUDA_COMPILER=$(NVCC) -DVRWKV_WITH_OPENCV=OFF
+	  -DCMAKE_PREFIX_PATH=$(TORCH2_DIR)/torch -DCMAKE_CUDA_COMPILER=$(NVCC) -DVRWKV_WITH_OPENCV=OFF \
+	  -DVRWKV_PYTHON_DIR=$(TENSORBOARD_DIR)
 
 # libtorch 2.x with CUDA (kernels for sm_80 and sm_90) and NCCL, without OpenCV: what GPU users
 # build, and the proof that the core needs no image decoder.

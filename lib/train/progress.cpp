@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "base/device_memory.h"
+#include "base/error.h"
 
 namespace vrwkv::train {
 
@@ -31,6 +33,31 @@ double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
   return 6 * lm + 2 * vision * patches / double(std::max<int64_t>(1, ctx_len));
 }
 
+namespace {
+
+// TensorBoard's tag of a metrics.jsonl field: the training curves, the throughput, the clock and
+// the data's health each in their own section.
+std::string tag_of(const std::string& key) {
+  if (key.find('/') != std::string::npos) return key;
+  static const std::map<std::string, std::string> sections = {
+      {"loss", "train"},         {"lr", "train"},           {"grad_norm", "train"}, {"tokens_per_s", "perf"},
+      {"samples_per_s", "perf"}, {"memory_bytes", "perf"},  {"mfu", "perf"},        {"elapsed_s", "time"},
+      {"eta_s", "time"},         {"skipped", "data"}};
+  const auto it = sections.find(key);
+  return (it == sections.end() ? std::string("train") : it->second) + "/" + key;
+}
+
+// Every number of `value` as a scalar; an object's members extend the tag ("data/skipped/seen").
+void write_scalars(TensorBoardWriter& writer, const std::string& tag, int64_t step, const nlohmann::json& value) {
+  if (value.is_number()) {
+    writer.scalar(tag, step, value.get<double>());
+  } else if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) write_scalars(writer, tag + "/" + key, step, member);
+  }
+}
+
+}  // namespace
+
 nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b) {
   int64_t seen = 0, skipped = 0;
   std::map<std::string, int64_t> by_reason;
@@ -46,7 +73,9 @@ nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b) 
 
 Progress::Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,
                    double flops_per_token, double peak_flops, bool on_gpu)
-    : metrics_(metrics_path, std::ios::app), first_step_(first_step), total_steps_(total_steps),
+    : metrics_(metrics_path, std::ios::app),
+      tensorboard_((std::filesystem::path(metrics_path).parent_path() / kTensorBoardFolder).string()),
+      first_step_(first_step), total_steps_(total_steps),
       log_every_(log_every), flops_per_token_(flops_per_token), peak_flops_(peak_flops), on_gpu_(on_gpu),
       start_(Clock::now()), window_start_(start_), last_step_(first_step) {}
 
@@ -70,9 +99,11 @@ void Progress::record(const StepStats& s) {
   const double steps_per_s = window_steps_ / std::max(window_s, 1e-9);
   const double eta_s = (total_steps_ - s.step) / std::max(steps_per_s, 1e-9);
   const double loss = window_loss_ / window_steps_;
-  const double mfu = on_gpu_ && peak_flops_ > 0 ? tokens_per_s * flops_per_token_ / peak_flops_ : 0;
+  // MFU only where the device's peak is known (never against a guessed one).
+  const bool has_mfu = on_gpu_ && peak_flops_ > 0 && flops_per_token_ > 0;
+  const double mfu = has_mfu ? tokens_per_s * flops_per_token_ / peak_flops_ : 0;
   const double memory = on_gpu_ ? device_peak_memory_bytes() : host_memory_bytes();
-  std::string mfu_text = on_gpu_ ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "";
+  std::string mfu_text = has_mfu ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "";
   spdlog::info("step {}/{} | loss {:.4f} | lr {:.3g} | grad norm {:.3f} | {:.0f} tok/s | {:.2f} samples/s{} | "
                "{} {:.2f} GiB | ETA {:.0f} min",
                s.step, total_steps_, loss, s.lr, s.grad_norm, tokens_per_s, samples_per_s, mfu_text,
@@ -87,12 +118,27 @@ void Progress::record(const StepStats& s) {
                            {"elapsed_s", elapsed_s},
                            {"eta_s", eta_s},
                            {"skipped", s.skips}};
-  if (on_gpu_) record["mfu"] = mfu;
-  metrics_ << record.dump() << "\n";
-  metrics_.flush();
+  if (has_mfu) record["mfu"] = mfu;
+  emit(record);
   window_start_ = now;
   window_tokens_ = window_samples_ = window_steps_ = 0;
   window_loss_ = 0;
+}
+
+void Progress::log_figures(int64_t step, const nlohmann::json& figures) {
+  VRWKV_CHECK(figures.is_object(), "Progress::log_figures: the figures of step ", step, " are not an object");
+  nlohmann::json record = {{"step", step}};
+  for (const auto& [key, value] : figures.items()) record[key] = value;
+  emit(record);
+}
+
+void Progress::emit(const nlohmann::json& record) {
+  metrics_ << record.dump() << "\n";
+  metrics_.flush();
+  const int64_t step = record.at("step").get<int64_t>();
+  for (const auto& [key, value] : record.items())
+    if (key != "step") write_scalars(tensorboard_, tag_of(key), step, value);
+  tensorboard_.flush();
 }
 
 nlohmann::json Progress::summary() const {

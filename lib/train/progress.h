@@ -1,6 +1,7 @@
 // Progress of a run: the console / log line every K steps (step of total, loss, lr, tokens/s,
-// samples/s, MFU on GPU, memory, ETA), one metrics.jsonl record per logged step, and the totals
-// for the closing summary.
+// samples/s, MFU on a GPU of known peak, memory, ETA), one metrics.jsonl record per logged step
+// with the same figures as TensorBoard scalars (<output_dir>/tensorboard), and the totals for the
+// closing summary.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -9,11 +10,10 @@
 #include <string>
 
 #include "model/visual_rwkv.h"
+#include "train/mfu.h"
+#include "train/tensorboard.h"
 
 namespace vrwkv::train {
-
-// The measured matrix throughput of an H100 in bf16 (SPEC section 10): MFU's denominator.
-constexpr double kH100BF16PeakFlops = 790e12;
 
 // Training FLOPs per sequence position: 6 per trained-or-backpropagated weight of the language
 // model (the embedding is a lookup), plus the frozen tower's forward spread over the positions.
@@ -34,17 +34,24 @@ struct StepStats {
 
 class Progress {
  public:
-  // flops_per_token: the model's training FLOPs per position (0: no MFU); peak_flops of the device.
+  // flops_per_token: the model's training FLOPs per position; peak_flops of the device (mfu.h);
+  // either 0: no MFU. The event files go to tensorboard/ beside metrics_path.
   Progress(const std::string& metrics_path, int64_t first_step, int64_t total_steps, int64_t log_every,
            double flops_per_token, double peak_flops, bool on_gpu);
 
   // Records one step; logs and appends to metrics.jsonl when it is a logging step (or the last).
   void record(const StepStats& s);
+  // Other figures of a step (e.g. {"val/loss": 2.1}): one metrics.jsonl record {"step", ...} and
+  // a TensorBoard scalar per number (a key with a '/' is its own tag).
+  void log_figures(int64_t step, const nlohmann::json& figures);
   nlohmann::json summary() const;
 
  private:
   using Clock = std::chrono::steady_clock;
+  // The one place a record leaves: metrics.jsonl and the event file, both flushed.
+  void emit(const nlohmann::json& record);
   std::ofstream metrics_;
+  TensorBoardWriter tensorboard_;
   int64_t first_step_, total_steps_, log_every_;
   double flops_per_token_, peak_flops_;
   bool on_gpu_;

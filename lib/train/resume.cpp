@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "train/checkpoint.h"
+#include "train/tensorboard.h"
 
 namespace vrwkv::train {
 namespace fs = std::filesystem;
@@ -101,6 +102,7 @@ ResumePoint find_resume_point(const std::string& resume, bool force, const RunCo
     for (const auto& aside : set_aside_checkpoints_after(out_dir, point.step))
       spdlog::warn("set aside {} (newer than the checkpoint resumed from)", aside);
     trim_metrics(fs::path(out_dir) / "metrics.jsonl", point.step);
+    trim_tensorboard((fs::path(out_dir) / kTensorBoardFolder).string(), point.step);
   }
   comm.barrier();
   spdlog::info("resuming from {} at step {} (sample {} of the global order)", point.dir, point.step, point.samples);

@@ -24,7 +24,7 @@ struct ResumePoint {
 
 // `resume`: "" (fresh), "latest" (the newest checkpoint in checkpoint.output_dir, if any) or a
 // checkpoint folder / output_dir. Every rank calls this; rank 0 sets aside the abandoned lineage
-// and trims metrics.jsonl to the resumed step.
+// and trims metrics.jsonl and the TensorBoard event files to the resumed step.
 ResumePoint find_resume_point(const std::string& resume, bool force, const RunConfig& config,
                               dist::Communicator& comm);
 

@@ -100,7 +100,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   std::optional<Progress> progress;  // rank 0 reports for everyone
   if (comm->is_main())
     progress.emplace((fs::path(out_dir) / "metrics.jsonl").string(), from.step, config.train.steps,
-                     config.log_every_steps, flops_per_token(run.model, config.data.ctx_len), kH100BF16PeakFlops,
+                     config.log_every_steps, flops_per_token(run.model, config.data.ctx_len), device_peak_flops(device, config.train.precision).value_or(0),
                      device.is_cuda());
   auto save = [&](int64_t step) {
     const auto skips = run_skip_stats(*comm, *batches, from.skips);
