@@ -82,7 +82,8 @@ TEST_CASE("TFRecord framing: length, masked CRCs, data; a torn or corrupt tail i
 
   const auto dir = test::scratch_dir("tfrecord");
   const auto path = dir / "records";
-  for (const std::string r : {"one", "", std::string(300, 'x')}) append_bytes(path, io::tfrecord_frame(r));
+  for (const auto& r : std::vector<std::string>{"one", "", std::string(300, 'x')})
+    append_bytes(path, io::tfrecord_frame(r));
   auto read = io::read_tfrecords(path.string());
   REQUIRE(read.records == std::vector<std::string>{"one", "", std::string(300, 'x')});
   CHECK_FALSE(read.torn);

@@ -1,6 +1,7 @@
 // TensorBoard event files of a run (<output_dir>/tensorboard/events.out.tfevents.<seconds>.<host>),
 // written by us as TFRecords of Event messages, and their trimming when a run resumes.
 #pragma once
+#include <cstdint>
 #include <fstream>
 #include <string>
 #include <vector>
