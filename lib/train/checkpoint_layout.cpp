@@ -26,6 +26,10 @@ namespace checkpoint_file {
 
 std::string optimizer(int rank) { return kOptimizerPrefix + std::to_string(rank) + kOptimizerExtension; }
 
+std::string optimizer_pattern() { return std::string(kOptimizerPrefix) + "<R>" + kOptimizerExtension; }
+
+std::string optimizer_glob() { return std::string(kOptimizerPrefix) + "*" + kOptimizerExtension; }
+
 bool is_optimizer(const std::string& file_name) {
   return file_name.rfind(kOptimizerPrefix, 0) == 0 && fs::path(file_name).extension() == kOptimizerExtension;
 }

@@ -31,8 +31,9 @@ inline constexpr const char* kTrainer = "trainer.json";
 // The optimizer state file rank `rank` writes, and whether a file name is one of them.
 std::string optimizer(int rank);
 bool is_optimizer(const std::string& file_name);
-// All of them, as error messages name them.
-inline constexpr const char* kOptimizerPattern = "optimizer.rank<R>.safetensors";
+// All of them, as error messages name them ("optimizer.rank<R>.safetensors"), and as a glob.
+std::string optimizer_pattern();
+std::string optimizer_glob();
 }  // namespace checkpoint_file
 
 // The key of the CPU generator's state in rng.safetensors.

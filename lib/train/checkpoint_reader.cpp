@@ -44,7 +44,7 @@ io::NamedTensors load_optimizer_state(const std::string& checkpoint_dir,
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(checkpoint_dir))
     if (checkpoint_file::is_optimizer(e.path().filename().string())) files.push_back(e.path());
-  VRWKV_CHECK(!files.empty(), checkpoint_dir, ": no ", checkpoint_file::kOptimizerPattern, " file");
+  VRWKV_CHECK(!files.empty(), checkpoint_dir, ": no ", checkpoint_file::optimizer_pattern(), " file");
   std::sort(files.begin(), files.end());
   io::NamedTensors state;
   bool have_step = false;
@@ -63,9 +63,7 @@ io::NamedTensors load_optimizer_state(const std::string& checkpoint_dir,
 }
 
 std::string optimizer_state_source(const std::string& checkpoint_dir) {
-  std::string pattern = checkpoint_file::kOptimizerPattern;
-  pattern.replace(pattern.find("<R>"), 3, "*");
-  return cat(checkpoint_dir, "/", pattern);
+  return cat(checkpoint_dir, "/", checkpoint_file::optimizer_glob());
 }
 
 io::NamedTensors load_rng_state(const std::string& checkpoint_dir) {

@@ -4,7 +4,6 @@
 #include <stdio.h>  // renameat2 (glibc 2.28)
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
