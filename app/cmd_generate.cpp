@@ -9,7 +9,7 @@
 #include "image_source.h"
 #include "infer/generate.h"
 #include "text/tokenizer.h"
-#include "trained_model.h"
+#include "train/trained_model.h"
 
 namespace {
 
@@ -36,7 +36,7 @@ int cmd_generate(const std::vector<std::string>& argv) {
   VRWKV_CHECK(options.max_new_tokens > 0, "--max-tokens must be positive");
 
   // The run's resolved config, with --set applied before it is validated again.
-  auto trained = load_trained_model(a.get("checkpoint"), a.sets, 0);
+  auto trained = train::load_trained_model(a.get("checkpoint"), a.sets, 0);
   const auto& config = trained.config;
   const auto tokenizer = text::make_tokenizer(config.tokenizer.kind, config.tokenizer.path);
   Generator generator(trained.model, *tokenizer, config.scan_mode, config.data.prompt_style, config.data.ctx_len);

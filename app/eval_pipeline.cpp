@@ -10,7 +10,7 @@
 #include "eval/questions.h"
 #include "image_source.h"
 #include "text/tokenizer.h"
-#include "trained_model.h"
+#include "train/trained_model.h"
 
 namespace vrwkv {
 namespace {
@@ -63,9 +63,9 @@ EvalReport run_eval(const EvalRequest& request) {
       eval::read_questions(request.questions, eval::question_format_from_string(request.format, request.questions));
   VRWKV_CHECK(!questions.empty(), request.questions, ": no questions");
 
-  auto trained = load_trained_model(request.checkpoint, request.sets, env.local_rank);
+  auto trained = train::load_trained_model(request.checkpoint, request.sets, env.local_rank);
   const auto& config = trained.config;
-  options.model_id = request.model_id.empty() ? checkpoint_folder_name(trained.checkpoint) : request.model_id;
+  options.model_id = request.model_id.empty() ? train::checkpoint_folder_name(trained.checkpoint) : request.model_id;
   const auto tokenizer = text::make_tokenizer(config.tokenizer.kind, config.tokenizer.path);
   // No ctx_len limit: the recurrence reads prompts of any length (the original does not cut them).
   BatchDecoder decoder(trained.model, *tokenizer, config.scan_mode, config.data.prompt_style, /*ctx_len=*/0);

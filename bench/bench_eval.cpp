@@ -1,14 +1,17 @@
 // Decoding speed of `visualrwkv eval`: answers/s and generated tokens/s of the batched recurrent
 // decoder (infer/batch_decoder.h) at several batch sizes, against the original evaluator's method
 // (the whole sequence read again for every new token, batch 1; infer/rerun_decoder.h), in one run
-// with random weights and synthetic pictures. Every answer is forced to --new-tokens tokens
-// (stops ignored) so both methods do the same work; greedy tokens of the two are compared too.
+// with random weights (or a trained checkpoint's) and synthetic pictures. Every answer is forced
+// to --new-tokens tokens (stops ignored) so both methods do the same work; greedy tokens of the
+// two are compared too.
 //
 //   bench_eval [--model configs/demo/stage2.json] [--new-tokens 128] [--questions 64] [--batches 1,32]
 //              [--rerun-questions 4] [--device cpu|cuda] [--precision fp32|bf16] [--threads N]
-// --model takes a run config (its "model", scan mode and prompt style) or a model config.
+// --model takes a run config (its "model", scan mode and prompt style), a model config, or a
+// checkpoint folder / a run's output_dir (loaded as `eval` loads it, train/trained_model.h).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,6 +23,7 @@
 #include "infer/rerun_decoder.h"
 #include "model/visual_rwkv.h"
 #include "text/conversation.h"
+#include "train/trained_model.h"
 
 namespace {
 
@@ -87,30 +91,39 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::ifstream in(model_path);
-  if (!in.good()) {
-    std::fprintf(stderr, "%s: cannot open\n", model_path.c_str());
-    return 1;
-  }
-  const auto j = nlohmann::json::parse(in);
-  const bool run_config = j.contains("model") && j["model"].is_object();
-  auto model_only = run_config ? j["model"] : j;
-  model_only.erase("scan_mode");  // a run setting that run configs keep beside the model's shape
-  const auto mc = model_config_from_json(model_only, model_path);
-  const auto& model_json = run_config ? j["model"] : j;
-  const auto mode = scan_mode_from_string(model_json.value("scan_mode", std::string("bi")));
-  auto style = text::PromptStyle::kSandwich;
-  if (run_config && j.contains("data") && j["data"].contains("prompt_style"))
-    style = text::prompt_style_from_string(j["data"]["prompt_style"].get<std::string>());
   const torch::Device device(device_name);
   if (precision.empty()) precision = device.is_cuda() ? "bf16" : "fp32";
-
-  torch::manual_seed(0);
-  VisualRWKV model(mc);
-  model->to(device);
-  if (precision == "bf16") model->to(torch::kBFloat16);
-  model->eval();
-  for (auto& p : model->parameters()) p.requires_grad_(false);
+  VisualRWKV model{nullptr};
+  ModelConfig mc;
+  ScanMode mode = ScanMode::kBi;
+  auto style = text::PromptStyle::kSandwich;
+  torch::manual_seed(0);  // the random weights and the pictures
+  if (std::filesystem::is_directory(model_path)) {
+    // A trained checkpoint: its weights, shape, scan mode and prompt style, on the device asked for.
+    auto trained = train::load_trained_model(
+        model_path, {"train.device=" + std::string(device.is_cuda() ? "cuda" : "cpu"), "train.precision=" + precision}, 0);
+    model = trained.model;
+    mc = trained.config.model;
+    mode = trained.config.scan_mode;
+    style = trained.config.data.prompt_style;
+  } else {
+    std::ifstream in(model_path);
+    if (!in.good()) {
+      std::fprintf(stderr, "%s: cannot open\n", model_path.c_str());
+      return 1;
+    }
+    const auto j = nlohmann::json::parse(in);
+    const bool run_config = j.contains("model") && j["model"].is_object();
+    auto model_only = run_config ? j["model"] : j;
+    model_only.erase("scan_mode");  // a run setting that run configs keep beside the model's shape
+    mc = model_config_from_json(model_only, model_path);
+    const auto& model_json = run_config ? j["model"] : j;
+    mode = scan_mode_from_string(model_json.value("scan_mode", std::string("bi")));
+    if (run_config && j.contains("data") && j["data"].contains("prompt_style"))
+      style = text::prompt_style_from_string(j["data"]["prompt_style"].get<std::string>());
+    model = VisualRWKV(mc);
+    train::prepare_for_inference(model, device, precision);
+  }
   BenchTokenizer tokenizer(mc.vocab_size);
 
   // Questions of varied length, each with its own picture.

@@ -20,7 +20,7 @@
 #include "loss_plot.h"
 #include "text/sentencepiece_tokenizer.h"
 #include "text/tokenizer.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_reader.h"
 #include "train/export.h"
 #include "train/trainer.h"
 

@@ -5,7 +5,7 @@
 
 #include "base/error.h"
 #include "io/tensor_file.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_reader.h"
 
 namespace vrwkv::train {
 namespace fs = std::filesystem;
@@ -21,7 +21,7 @@ std::vector<std::string> export_checkpoint(const std::string& checkpoint, const 
 
   const auto dir = resolve_checkpoint(checkpoint);
   const auto weights = load_checkpoint_weights(dir);  // complete: references resolved
-  const auto state = read_checkpoint_json(dir, "trainer.json");
+  const auto state = read_trainer_state(dir);
   io::NamedTensors all, rwkv, visual;
   for (const auto& [key, t] : weights) {
     const auto converted = t.is_floating_point() ? t.to(type).contiguous() : t;

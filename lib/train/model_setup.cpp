@@ -10,7 +10,8 @@
 #include "dist/zero.h"
 #include "io/state_dict.h"
 #include "io/tensor_file.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_reader.h"
+#include "train/run_checkpoint.h"
 
 namespace vrwkv::train {
 namespace {
@@ -57,7 +58,7 @@ void load_file(VisualRWKV& model, const std::string& path, const std::vector<std
 void load_checkpoint_folder(VisualRWKV& model, const std::string& folder, const std::set<std::string>& track,
                             TensorSources& sources) {
   const auto dir = resolve_checkpoint(folder);
-  const auto file = (std::filesystem::path(dir) / "model.safetensors").string();
+  const auto file = stored_weights_path(dir);
   const auto weights = read_checkpoint_weights(dir);
   for (const auto& [name, i] : load_component(model, weights.tensors, dir, {"rwkv.", "proj."}, "a VisualRWKV checkpoint")) {
     const auto referenced = weights.referenced.find(name);
@@ -121,7 +122,6 @@ namespace vrwkv::train {
 
 RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Communicator& comm,
                        const std::string& resume_dir) {
-  namespace fs = std::filesystem;
   RunModel run;
   torch::manual_seed(config.seed);
   run.model = VisualRWKV(config.model);
@@ -130,15 +130,9 @@ RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Comm
   std::set<std::string> frozen;
   for (const auto& item : run.model->named_parameters())
     if (!item.value().requires_grad()) frozen.insert(item.key());
-  if (resume_dir.empty()) {
-    run.frozen_sources = load_initial_weights(run.model, config.init, frozen);
-  } else {
-    // A resumed run keeps referring to the files its checkpoint referred to (checked here).
-    auto weights = read_checkpoint_weights(resume_dir);
-    io::load_into(*run.model, weights.tensors, resume_dir, {"rwkv.", "vit.", "proj."});
-    for (auto& [name, source] : weights.referenced)
-      if (frozen.count(name)) run.frozen_sources[name] = std::move(source);
-  }
+  // A resumed run keeps referring to the files its checkpoint referred to (checked there).
+  run.frozen_sources = resume_dir.empty() ? load_initial_weights(run.model, config.init, frozen)
+                                          : restore_weights(run.model, resume_dir, frozen);
   run.model->rwkv->checkpoint_blocks = config.train.grad_checkpointing;
   run.model->to(device);
   {
@@ -157,24 +151,9 @@ RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Comm
   run.optimizer = std::make_unique<AdamW>(
       owned, AdamWOptions{config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay,
                           {{"vit.", config.optim.vision_lr_scale}}});
-  if (!resume_dir.empty()) {
-    // State is stored by parameter name: keep the entries of the tensors this rank owns now.
-    std::set<std::string> mine;
-    for (const auto& [name, t] : owned) mine.insert(name);
-    const auto state = load_optimizer_state(resume_dir, [&](const std::string& key) {
-      const auto dot = key.rfind('.');
-      return dot != std::string::npos && mine.count(key.substr(0, dot)) > 0;
-    });
-    run.optimizer->load_state(state, resume_dir + "/optimizer.rank*.safetensors");
-  }
+  if (!resume_dir.empty()) restore_optimizer_state(*run.optimizer, owned, resume_dir);
   if (config.train.precision == "bf16") run.model->to(torch::kBFloat16);
-  if (!resume_dir.empty()) {
-    // Nothing in a step draws random numbers today; the generator is restored so that nothing
-    // added later (dropout, sampling) silently breaks exact resume.
-    const auto rng = io::load_tensors((fs::path(resume_dir) / "rng.safetensors").string());
-    auto generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(io::find_tensor(rng, "cpu"));
-  }
+  if (!resume_dir.empty()) restore_rng(resume_dir);
   return run;
 }
 

@@ -12,7 +12,7 @@
 #include "io/named_tensors.h"
 #include "model/visual_rwkv.h"
 #include "train/adamw.h"
-#include "train/checkpoint.h"
+#include "train/frozen_references.h"
 
 namespace vrwkv::train {
 

@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "base/error.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_layout.h"
+#include "train/checkpoint_reader.h"
+#include "train/checkpoint_writer.h"
 #include "train/tensorboard.h"
 
 namespace vrwkv::train {
@@ -31,7 +33,7 @@ T field(const nlohmann::json& j, const char* key, const std::string& source) {
   try {
     return j.at(key).get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw Error(cat(source, "/trainer.json: field '", key, "': ", e.what()));
+    throw Error(cat(trainer_state_path(source), ": field '", key, "': ", e.what()));
   }
 }
 
@@ -76,7 +78,7 @@ ResumePoint find_resume_point(const std::string& resume, bool force, const RunCo
     spdlog::info("--resume: no checkpoint in {} yet; starting fresh", checkpoint_root(out_dir));
     return point;
   }
-  point.trainer = read_checkpoint_json(point.dir, "trainer.json");
+  point.trainer = read_trainer_state(point.dir);
   point.step = field<int64_t>(point.trainer, "step", point.dir);
   point.samples = field<int64_t>(point.trainer, "samples", point.dir);
   point.skips = point.trainer.value("skipped", nlohmann::json());

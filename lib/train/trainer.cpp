@@ -1,7 +1,7 @@
 // The training loop, top to bottom: set-up (ranks, device, logging), the resume point, the model
 // and optimizer, the data, then steps (train_step, progress, checkpoint) until the last step or a
 // stop signal. The parts live beside it: resume.cpp (resume policy), model_setup.cpp,
-// train_step.cpp, progress.cpp (metrics, FLOPs), checkpoint.cpp (the multi-rank write).
+// train_step.cpp, progress.cpp (metrics, FLOPs), run_checkpoint.cpp (a run to and from a checkpoint).
 #include "train/trainer.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -14,9 +14,10 @@
 
 #include "base/error.h"
 #include "dist/dist_env.h"
-#include "train/checkpoint.h"
+#include "train/checkpoint_layout.h"
 #include "train/model_setup.h"
 #include "train/resume.h"
+#include "train/run_checkpoint.h"
 #include "train/stop_signal.h"
 #include "train/train_step.h"
 
@@ -39,37 +40,6 @@ nlohmann::json run_skip_stats(dist::Communicator& comm, const BatchSource& batch
   for (const auto& s : comm.all_gather_strings(batches.skip_stats().dump()))
     total = add_skip_stats(total, nlohmann::json::parse(s));
   return total;
-}
-
-// What this rank writes into the checkpoint after `step` steps, `samples` consumed.
-CheckpointContents checkpoint_contents(const RunConfig& config, dist::Communicator& comm, const RunModel& run,
-                                       int64_t step, int64_t samples, const nlohmann::json& skips) {
-  CheckpointContents c;
-  c.step = step;
-  // Under ZeRO-1 each rank holds a different share of the optimizer state; otherwise rank 0's is all.
-  c.writes_optimizer = config.train.zero_stage == 1 || comm.is_main();
-  if (c.writes_optimizer) c.optimizer = run.optimizer->state();
-  if (comm.is_main()) {
-    // Frozen weights a file supplied are referred to, not stored (unless checkpoint.frozen=copy).
-    const bool refer = config.checkpoint.frozen == "reference";
-    int64_t index = 0;
-    for (const auto& item : run.model->named_parameters()) {
-      const auto source = run.frozen_sources.find(item.key());
-      if (refer && source != run.frozen_sources.end())
-        c.frozen.push_back({item.key(), index, item.value().scalar_type(), source->second});
-      else
-        c.weights.emplace_back(item.key(), item.value().detach().cpu());
-      ++index;
-    }
-    c.rng = {{"cpu", at::detail::getDefaultCPUGenerator().get_state()}};
-    c.trainer = {{"step", step},
-                 {"samples", samples},
-                 {"global_batch", global_batch(config, comm.world_size())},
-                 {"world_size", comm.world_size()},
-                 {"skipped", skips},
-                 {"config", config.resolved}};
-  }
-  return c;
 }
 
 }  // namespace
@@ -100,12 +70,12 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   std::optional<Progress> progress;  // rank 0 reports for everyone
   if (comm->is_main())
     progress.emplace((fs::path(out_dir) / "metrics.jsonl").string(), from.step, config.train.steps,
-                     config.log_every_steps, flops_per_token(run.model, config.data.ctx_len), device_peak_flops(device, config.train.precision).value_or(0),
+                     config.log_every_steps, flops_per_token(run.model, config.data.ctx_len),
+                     device_peak_flops(device, config.train.precision).value_or(0),
                      device.is_cuda());
   auto save = [&](int64_t step) {
     const auto skips = run_skip_stats(*comm, *batches, from.skips);
-    const auto dir = save_checkpoint(*comm, out_dir, config.checkpoint.keep_last,
-                                     checkpoint_contents(config, *comm, run, step, from.samples + (step - from.step) * batch, skips));
+    const auto dir = save_run_checkpoint(config, *comm, run, step, from.samples + (step - from.step) * batch, skips);
     spdlog::info("saved checkpoint {}", dir);
   };
 
