@@ -39,9 +39,6 @@ const Field& run_config_schema() {
       object("data", "the training data", {
           string("file", "", "LLaVA-format JSON array or JSON Lines file"),
           string("image_folder", "", "folder the samples' image paths are relative to"),
-          string("val_file", "", "held-out samples for the validation loss (same format as data.file)"),
-          number("val_fraction", 0.0, "without val_file: hold out this fraction of data.file for validation "
-                 "(which samples is fixed by the seed; they are never trained on)", 0, 0.5),
           string("prompt_style", "image_first", "where the image goes in the prompt",
                  {"image_first", "image_last", "sandwich"}),
           integer("ctx_len", 1024, "sequence length after assembly (truncation rule of SPEC section 5)", 1),
@@ -83,7 +80,6 @@ const Field& run_config_schema() {
           number("dist_timeout_s", 600, "a collective that takes longer fails the job instead of hanging", 1),
           integer("max_bad_steps", 3, "stop the run after this many steps in a row whose loss or gradient norm "
                   "is not finite (each is skipped: no update)", 1),
-          integer("val_every_steps", 0, "validation loss every N steps and at the end (0: never)", 0),
       }),
       object("optim", "AdamW and the learning-rate schedule", {
           number("lr_init", 1e-3, "learning rate after warm-up", 0),
@@ -124,8 +120,6 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   const auto& d = j.at("data");
   c.data.file = d.at("file");
   c.data.image_folder = d.at("image_folder");
-  c.data.val_file = d.at("val_file");
-  c.data.val_fraction = d.at("val_fraction");
   c.data.prompt_style = text::prompt_style_from_string(d.at("prompt_style"));
   c.data.ctx_len = d.at("ctx_len");
   c.data.drop_empty_replies = d.at("drop_empty_replies");
@@ -163,7 +157,6 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.train.bucket_mb = t.at("bucket_mb");
   c.train.dist_timeout_s = t.at("dist_timeout_s");
   c.train.max_bad_steps = t.at("max_bad_steps");
-  c.train.val_every_steps = t.at("val_every_steps");
   const auto& o = j.at("optim");
   c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
              o.at("eps"),     o.at("weight_decay"), o.at("grad_clip"), o.at("vision_lr_scale")};
@@ -188,7 +181,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   // Paths written in a config file are relative to that file; paths given with --set are relative
   // to the current directory, as on any command line.
   const auto base = std::filesystem::absolute(path).parent_path();
-  for (const auto& [section, key] : {std::pair{"tokenizer", "path"}, {"data", "file"}, {"data", "image_folder"}, {"data", "val_file"},
+  for (const auto& [section, key] : {std::pair{"tokenizer", "path"}, {"data", "file"}, {"data", "image_folder"},
                                      {"init", "rwkv"}, {"init", "vision"}, {"init", "checkpoint"},
                                      {"checkpoint", "output_dir"}}) {
     if (!raw.is_object() || !raw.contains(section) || !raw[section].is_object() || !raw[section].contains(key)) continue;

@@ -29,8 +29,6 @@ struct ImageConfig {
 struct DataConfig {
   std::string file;          // LLaVA JSON array or JSON Lines
   std::string image_folder;  // image paths in the data are relative to it
-  std::string val_file;      // held-out samples for the validation loss ("" : none, or val_fraction)
-  double val_fraction = 0;   // without val_file: this fraction of `file` held out (fixed by the seed)
   text::PromptStyle prompt_style = text::PromptStyle::kImageFirst;
   int64_t ctx_len = 1024;
   bool drop_empty_replies = false;  // splitting long conversations is offline: `visualrwkv clean-data`
@@ -54,7 +52,6 @@ struct TrainConfig {
   int64_t zero_stage = 0, bucket_mb = 25;
   double dist_timeout_s = 600;
   int64_t max_bad_steps = 3;    // non-finite steps in a row that stop the run
-  int64_t val_every_steps = 0;  // 0: no validation
 };
 
 struct OptimConfig {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -82,12 +83,17 @@ Progress::Progress(const std::string& metrics_path, int64_t first_step, int64_t 
 void Progress::record(const StepStats& s) {
   window_tokens_ += s.tokens;
   window_samples_ += s.samples;
-  window_loss_ += s.loss;
   ++window_steps_;
   total_tokens_ += s.tokens;
   total_samples_ += s.samples;
-  if (first_loss_ < 0) first_loss_ = s.loss;
-  last_loss_ = s.loss;
+  if (s.not_finite) {
+    ++bad_steps_;  // its loss stays out of the averages
+  } else {
+    window_loss_ += s.loss;
+    ++window_finite_steps_;
+    if (first_loss_ < 0) first_loss_ = s.loss;
+    last_loss_ = s.loss;
+  }
   last_step_ = s.step;
   if (s.step % log_every_ != 0 && s.step != total_steps_) return;
 
@@ -98,7 +104,7 @@ void Progress::record(const StepStats& s) {
   const double samples_per_s = window_samples_ / std::max(window_s, 1e-9);
   const double steps_per_s = window_steps_ / std::max(window_s, 1e-9);
   const double eta_s = (total_steps_ - s.step) / std::max(steps_per_s, 1e-9);
-  const double loss = window_loss_ / window_steps_;
+  const double loss = window_finite_steps_ > 0 ? window_loss_ / window_finite_steps_ : std::nan("");
   // MFU only where the device's peak is known (never against a guessed one).
   const bool has_mfu = on_gpu_ && peak_flops_ > 0 && flops_per_token_ > 0;
   const double mfu = has_mfu ? tokens_per_s * flops_per_token_ / peak_flops_ : 0;
@@ -119,9 +125,10 @@ void Progress::record(const StepStats& s) {
                            {"eta_s", eta_s},
                            {"skipped", s.skips}};
   if (has_mfu) record["mfu"] = mfu;
+  record["bad_steps"] = bad_steps_;  // the run's skipped non-finite steps since this process started
   emit(record);
   window_start_ = now;
-  window_tokens_ = window_samples_ = window_steps_ = 0;
+  window_tokens_ = window_samples_ = window_steps_ = window_finite_steps_ = 0;
   window_loss_ = 0;
 }
 
@@ -147,6 +154,7 @@ nlohmann::json Progress::summary() const {
           {"final_step", last_step_},
           {"first_loss", first_loss_},
           {"last_loss", last_loss_},
+          {"bad_steps", bad_steps_},
           {"tokens", total_tokens_},
           {"samples", total_samples_},
           {"elapsed_s", elapsed_s},

@@ -30,6 +30,7 @@ struct StepStats {
   int64_t tokens = 0;         // sequence positions processed this step, all ranks
   int64_t samples = 0;        // samples trained on this step, all ranks
   nlohmann::json skips;       // the whole run's skipped-sample counts (set on logging steps)
+  bool not_finite = false;    // the loss or gradient norm was not finite on some rank: no update
 };
 
 class Progress {
@@ -58,6 +59,7 @@ class Progress {
   Clock::time_point start_, window_start_;
   int64_t window_tokens_ = 0, window_samples_ = 0, window_steps_ = 0;
   double window_loss_ = 0;
+  int64_t window_finite_steps_ = 0, bad_steps_ = 0;  // bad: not finite, skipped
   int64_t total_tokens_ = 0, total_samples_ = 0, last_step_ = 0;
   double first_loss_ = -1, last_loss_ = 0;
 };

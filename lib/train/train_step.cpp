@@ -1,7 +1,12 @@
 #include "train/train_step.h"
 
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
 #include "dist/zero.h"
 #include "model/loss.h"
+#include "train/fault_injection.h"
 
 namespace vrwkv::train {
 namespace {
@@ -25,11 +30,13 @@ StepRunner::StepRunner(const RunConfig& config, VisualRWKV model, io::NamedTenso
     if (owners_[i] == comm_->rank()) owned_grads_.push_back(sync_.gradients()[i]);
 }
 
-StepOutcome StepRunner::run(BatchSource& batches, int64_t step, bool stop_here) {
+StepOutcome StepRunner::run(BatchSource& batches, int64_t step, int64_t first_sample, bool stop_here) {
   const int64_t accum = config_.train.grad_accumulation;
   sync_.begin_step();
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   int64_t tokens = 0, samples = 0, nonempty = 0;
+  std::vector<std::pair<int64_t, torch::Tensor>> micro_losses;  // read only when the step is not finite
+  const bool plant = plant_nan(step + 1, comm_->rank());
   for (int64_t micro = 0; micro < accum; ++micro) {
     const auto batch = batches.next();
     if (micro == accum - 1) sync_.arm();
@@ -39,10 +46,12 @@ StepOutcome StepRunner::run(BatchSource& batches, int64_t step, bool stop_here) 
     // SPEC section 6 per micro batch; the head's product happens inside the loss, chunk by chunk,
     // so the [B, T, V] logits never exist.
     const auto hidden = model_->forward_hidden(e.embeds, config_.scan_mode, e.layout.img_start, e.layout.img_end);
-    const auto loss = chunked_training_loss(hidden, model_->rwkv->head->weight, e.layout.labels);
+    auto loss = chunked_training_loss(hidden, model_->rwkv->head->weight, e.layout.labels);
+    if (plant) loss = loss * std::nan("");  // test seam (fault_injection.h): NaN loss and gradients
     (loss / double(accum)).backward();
     sync_.after_backward();
     loss_sum += loss.detach();  // summed on the device: no host sync per micro batch
+    micro_losses.emplace_back(micro, loss.detach());
     tokens += e.embeds.size(0) * e.embeds.size(1);
     samples += e.embeds.size(0);
     ++nonempty;
@@ -59,15 +68,32 @@ StepOutcome StepRunner::run(BatchSource& batches, int64_t step, bool stop_here) 
     for (const auto& g : sync_.gradients()) g.mul_(total / s[1]);
   }
   const double grad_norm = global_grad_norm(sync_.gradients());
-  if (config_.optim.grad_clip > 0 && grad_norm > config_.optim.grad_clip) {
-    torch::NoGradGuard no_grad;
-    for (const auto& g : sync_.gradients()) g.mul_(config_.optim.grad_clip / (grad_norm + 1e-6));
-  }
+  // The guard: every rank sees the same all-reduced loss and gradients, so every rank skips the
+  // same steps. A skipped step changes no weight and no optimizer state (AdamW's step count included).
+  const bool finite = std::isfinite(s[0]) && std::isfinite(grad_norm);
   const double lr = schedule_.at(step);
-  optimizer_.step(lr, owned_grads_);
-  if (config_.train.zero_stage == 1) dist::broadcast_from_owners(*comm_, trained_, owners_);
+  if (finite) {
+    if (config_.optim.grad_clip > 0 && grad_norm > config_.optim.grad_clip) {
+      torch::NoGradGuard no_grad;
+      for (const auto& g : sync_.gradients()) g.mul_(config_.optim.grad_clip / (grad_norm + 1e-6));
+    }
+    optimizer_.step(lr, owned_grads_);
+    if (config_.train.zero_stage == 1) dist::broadcast_from_owners(*comm_, trained_, owners_);
+  } else {
+    // Each rank names its own micro batches whose loss was not finite (the samples' positions in
+    // the global order: BatchSourceSpec's layout), the trainer the step.
+    const int64_t micro = config_.train.micro_batch_size;
+    const int64_t first = first_sample + comm_->rank() * accum * micro;
+    for (const auto& [m, value] : micro_losses) {
+      const double v = value.item<double>();
+      if (!std::isfinite(v))
+        spdlog::warn("rank {}: step {}: micro batch {} (samples at global positions {}..{}) has loss {}", comm_->rank(),
+                     step + 1, m, first + m * micro, first + (m + 1) * micro - 1, v);
+    }
+  }
   StepOutcome out;
   out.stats = {step + 1, s[1] > 0 ? s[0] / s[1] : 0.0, lr, grad_norm, int64_t(s[2]), int64_t(s[3]), {}};
+  out.stats.not_finite = !finite;
   out.stop = s[4] > 0;
   return out;
 }

@@ -28,8 +28,10 @@ class StepRunner {
   StepRunner(const RunConfig& config, VisualRWKV model, io::NamedTensors trained, std::vector<int> owners,
              AdamW& optimizer, std::shared_ptr<dist::Communicator> comm, torch::Device device);
 
-  // Optimizer step `step` (0-based); stop_here: this rank wants to stop after it.
-  StepOutcome run(BatchSource& batches, int64_t step, bool stop_here);
+  // Optimizer step `step` (0-based), whose global batch starts at position `first_sample` of the
+  // global order; stop_here: this rank wants to stop after it. A step whose loss or gradient norm is
+  // not finite on any rank updates nothing, on every rank (stats.not_finite).
+  StepOutcome run(BatchSource& batches, int64_t step, int64_t first_sample, bool stop_here);
 
  private:
   const RunConfig& config_;

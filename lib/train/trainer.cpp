@@ -31,6 +31,7 @@ void setup_logging(const std::string& output_dir, int rank) {
   auto logger = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
   logger->set_pattern(rank == 0 ? "[%Y-%m-%d %H:%M:%S] %^%l%$ %v" : fmt::format("[rank {}] %^%l%$ %v", rank));
   logger->set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
+  logger->flush_on(spdlog::level::warn);  // a warning (a skipped step, say) is in train.log at once
   spdlog::set_default_logger(logger);
 }
 
@@ -82,10 +83,30 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   // --- the steps -----------------------------------------------------------------------------
   spdlog::info("training steps {}..{} of {}", from.step + 1, config.train.steps, config.train.steps);
   int64_t step = from.step, last_saved = from.dir.empty() ? -1 : from.step;
+  std::vector<int64_t> bad_in_row;  // the latest steps, all not finite (the non-finite guard)
   while (step < config.train.steps) {
     const bool stop_here = stop_requested() || (options.stop_after > 0 && step - from.step + 1 >= options.stop_after);
-    auto outcome = trainer.run(*batches, step, stop_here);
+    const int64_t first_sample = from.samples + (step - from.step) * batch;
+    auto outcome = trainer.run(*batches, step, first_sample, stop_here);
     ++step;
+    if (outcome.stats.not_finite) {
+      // Skipped on every rank (no update); the weights are still those of the step before.
+      bad_in_row.push_back(step);
+      spdlog::warn("step {}: loss {} / gradient norm {} not finite: skipped, no update (its global batch: samples at "
+                   "positions {}..{} of the global order); {} such steps in a row, train.max_bad_steps {}",
+                   step, outcome.stats.loss, outcome.stats.grad_norm, first_sample, first_sample + batch - 1,
+                   bad_in_row.size(), config.train.max_bad_steps);
+      if (int64_t(bad_in_row.size()) >= config.train.max_bad_steps) {
+        std::string steps;
+        for (const auto s : bad_in_row) steps += (steps.empty() ? "" : ", ") + std::to_string(s);
+        const auto latest = find_latest_checkpoint(out_dir);
+        throw Error(cat(config.source, ": steps ", steps, " in a row had a loss or gradient norm that is not finite "
+                        "(train.max_bad_steps = ", config.train.max_bad_steps, "); stopped without saving; the last "
+                        "checkpoint is ", latest.empty() ? std::string("(none yet)") : latest));
+      }
+    } else {
+      bad_in_row.clear();
+    }
     if (step % config.log_every_steps == 0 || step == config.train.steps)  // Progress's logging steps
       outcome.stats.skips = run_skip_stats(*comm, *batches, from.skips);
     if (progress) progress->record(outcome.stats);
