@@ -235,8 +235,9 @@ TEST_CASE("Progress: each metrics.jsonl record is also a set of TensorBoard scal
     CHECK(seen.value[{"data/skipped/by_reason/too_long", 3}] == 1.0f);
     CHECK(seen.value[{"val/loss", 3}] == 1.25f);
     CHECK(seen.count.count({"perf/mfu", 1}) == (has_mfu ? 1u : 0u));
-    // 8 figures, skips 3, mfu where known, at each of 3 steps; then val/loss.
-    CHECK(seen.count.size() == size_t(3 * (8 + 3 + has_mfu) + 1));
+    CHECK(seen.value[{"train/bad_steps", 3}] == 0.0f);
+    // 9 figures (bad_steps included), skips 3, mfu where known, at each of 3 steps; then val/loss.
+    CHECK(seen.count.size() == size_t(3 * (9 + 3 + has_mfu) + 1));
   }
 }
 
