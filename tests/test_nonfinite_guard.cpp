@@ -149,19 +149,9 @@ TEST_CASE("2 Gloo ranks, NaN on rank 1 only: both ranks skip the step, the weigh
   std::string cmd = std::string(VRWKV_BINARY) + " train " + test::source_dir() + "/configs/tiny/stage2.json";
   for (const auto& s : run_sets(data, out)) cmd += " --set " + s;
   cmd += " --set train.micro_batch_size=1 --set train.dist_timeout_s=60";
-  const int port = 29900 + (getpid() % 90);
-  const std::string env = "VRWKV_TEST_NAN_AT=3@1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) +
-                          " WORLD_SIZE=2 ";
   const auto logs = data / "logs";
   fs::create_directories(logs);
-  const std::string script = "bash -c '" + env + "RANK=0 LOCAL_RANK=0 " + cmd + " > " + (logs / "r0.log").string() +
-                             " 2>&1 & p0=$!; " + env + "RANK=1 LOCAL_RANK=1 " + cmd + " > " +
-                             (logs / "r1.log").string() + " 2>&1 & p1=$!; wait $p0; a=$?; wait $p1; b=$?; " +
-                             "echo $a $b > " + (logs / "codes").string() + "'";
-  REQUIRE(test::run_command(script) == 0);
-  std::string codes;
-  std::getline(std::ifstream(logs / "codes"), codes);
-  REQUIRE(codes == "0 0");
+  REQUIRE(test::run_two_ranks(cmd, logs.string(), 29900 + (getpid() % 90), "VRWKV_TEST_NAN_AT=3@1 ") == "0 0");
   check_skipped_step_changed_nothing(out, 2, 3);
   std::ifstream log(logs / "r1.log");
   const std::string text((std::istreambuf_iterator<char>(log)), {});

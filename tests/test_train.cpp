@@ -240,12 +240,7 @@ TEST_CASE("2 Gloo ranks with micro batch b (and 2 accumulated micro batches) rea
     const std::string cmd = train_command(data, "stage2", out,
                                           common + " --set train.micro_batch_size=2 --set train.dist_timeout_s=60"
                                                    " --set train.zero_stage=" + std::to_string(zero));
-    const int port = 29600 + zero + (getpid() % 200) * 2;
-    const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " WORLD_SIZE=2 ";
-    const std::string script = "bash -c '" + env + "RANK=0 LOCAL_RANK=0 " + cmd + " > " + (root / "r0.log").string() +
-                               " 2>&1 & p0=$!; " + env + "RANK=1 LOCAL_RANK=1 " + cmd + " > " +
-                               (root / "r1.log").string() + " 2>&1 & p1=$!; wait $p0; a=$?; wait $p1; b=$?; exit $((a|b))'";
-    REQUIRE(test::run_command(script) == 0);
+    REQUIRE(test::run_two_ranks(cmd, root.string(), 29600 + zero + (getpid() % 200) * 2) == "0 0");
     const auto ddp = final_weights(out);
     const double diff = max_relative_difference(ddp, single);
     INFO("largest relative difference " << diff);

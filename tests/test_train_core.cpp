@@ -134,17 +134,8 @@ TEST_CASE("a preempted 2-rank run exits 3 on every rank", "[train_core]") {
                           (root / "out").string() + " --set tokenizer.path=" + test::shared_dir() +
                           "/data/rwkv_vocab_v20230424.txt --set train.micro_batch_size=2 --set train.dist_timeout_s=60"
                           " --stop-after 2";
-  const int port = 29800 + (getpid() % 200);
-  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " WORLD_SIZE=2 ";
   fs::create_directories(root);
-  const std::string script = "bash -c '" + env + "RANK=0 LOCAL_RANK=0 " + cmd + " > " + (root / "r0.log").string() +
-                             " 2>&1 & p0=$!; " + env + "RANK=1 LOCAL_RANK=1 " + cmd + " > " +
-                             (root / "r1.log").string() + " 2>&1 & p1=$!; wait $p0; a=$?; wait $p1; b=$?; " +
-                             "echo $a $b > " + (root / "codes").string() + "'";
-  REQUIRE(test::run_command(script) == 0);
-  std::string codes;
-  std::getline(std::ifstream(root / "codes"), codes);
-  CHECK(codes == "3 3");
+  CHECK(test::run_two_ranks(cmd, root.string(), 29800 + (getpid() % 200)) == "3 3");
 }
 #endif
 

@@ -74,9 +74,11 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
                      config.log_every_steps, flops_per_token(run.model, config.data.ctx_len),
                      device_peak_flops(device, config.train.precision).value_or(0),
                      device.is_cuda());
+  // Samples of the global order consumed before step `step` (0-based) of this run: the data cursor.
+  auto samples_before = [&](int64_t step) { return from.samples + (step - from.step) * batch; };
   auto save = [&](int64_t step) {
     const auto skips = run_skip_stats(*comm, *batches, from.skips);
-    const auto dir = save_run_checkpoint(config, *comm, run, step, from.samples + (step - from.step) * batch, skips);
+    const auto dir = save_run_checkpoint(config, *comm, run, step, samples_before(step), skips);
     spdlog::info("saved checkpoint {}", dir);
   };
 
@@ -86,7 +88,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   std::vector<int64_t> bad_in_row;  // the latest steps, all not finite (the non-finite guard)
   while (step < config.train.steps) {
     const bool stop_here = stop_requested() || (options.stop_after > 0 && step - from.step + 1 >= options.stop_after);
-    const int64_t first_sample = from.samples + (step - from.step) * batch;
+    const int64_t first_sample = samples_before(step);
     auto outcome = trainer.run(*batches, step, first_sample, stop_here);
     ++step;
     if (outcome.stats.not_finite) {
