@@ -36,6 +36,9 @@ std::string optimizer_pattern();
 std::string optimizer_glob();
 }  // namespace checkpoint_file
 
+// The model's components a checkpoint's weights must each supply (the RWKV, the tower, the projector).
+inline const std::vector<std::string> kCheckpointComponents = {"rwkv.", "vit.", "proj."};
+
 // The key of the CPU generator's state in rng.safetensors.
 inline constexpr const char* kRngCpuKey = "cpu";
 

@@ -46,7 +46,7 @@ std::string save_run_checkpoint(const RunConfig& config, dist::Communicator& com
 
 TensorSources restore_weights(VisualRWKV& model, const std::string& checkpoint_dir, const std::set<std::string>& frozen) {
   auto weights = read_checkpoint_weights(checkpoint_dir);
-  io::load_into(*model, weights.tensors, checkpoint_dir, {"rwkv.", "vit.", "proj."});
+  io::load_into(*model, weights.tensors, checkpoint_dir, kCheckpointComponents);
   TensorSources sources;
   for (auto& [name, source] : weights.referenced)
     if (frozen.count(name)) sources[name] = std::move(source);

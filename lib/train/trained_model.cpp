@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "io/state_dict.h"
+#include "train/checkpoint_layout.h"
 #include "train/checkpoint_reader.h"
 #include "train/model_setup.h"
 
@@ -19,7 +20,7 @@ TrainedModel load_trained_model(const std::string& path, const std::vector<std::
 
   t.model = VisualRWKV(t.config.model);
   // Frozen weights a checkpoint refers to are read from their source files (train/checkpoint_reader.h).
-  io::load_into(*t.model, load_checkpoint_weights(t.checkpoint), t.checkpoint, {"rwkv.", "vit.", "proj."});
+  io::load_into(*t.model, load_checkpoint_weights(t.checkpoint), t.checkpoint, kCheckpointComponents);
   t.device = choose_device(t.config.train.device, local_rank);
   prepare_for_inference(t.model, t.device, t.config.train.precision);
   return t;
