@@ -18,7 +18,7 @@ struct Command {
 const Command kCommands[] = {
     {"demo", cmd_demo, "demo [--out DIR] [--quick]         train a small model on synthetic shapes, report accuracy"},
     {"train", cmd_train, "train CONFIG [--set k=v] [--resume [CKPT]] [--force]  run a training stage"},
-    {"generate", cmd_generate, "generate --checkpoint C (--image IMG --prompt T | --questions Q.jsonl --image-folder DIR --answers OUT.jsonl)  answer questions"},
+    {"generate", cmd_generate, "generate --checkpoint C --prompt T [--image IMG]  answer one question (question files: eval)"},
     {"eval", cmd_eval, "eval --checkpoint C --questions Q --answers OUT.jsonl [--benchmark B ...]  answer and score a benchmark"},
     {"score", cmd_score, "score --benchmark B --answers A.jsonl [--annotations P] [--questions Q] [--submission OUT]  score answers"},
     {"export", cmd_export, "export CHECKPOINT OUTDIR [--dtype bf16|fp16|fp32]  weights for the original's tools"},

@@ -4,6 +4,7 @@
 #include "batch_loader.h"
 #include "image_source.h"
 #include "llava_dataset.h"
+#include "validation_set.h"
 #include "text/tokenizer.h"
 
 namespace vrwkv::data {
@@ -18,11 +19,15 @@ class LlavaBatchSource : public train::BatchSource {
         builder_(dataset_, *tokenizer_, spec.config.data, spec.config.model.image_tokens(),
                  make_image_loader(spec.config.data.image)),
         skips_(spec.config.data.max_skip_fraction),
-        loader_(builder_, GlobalOrder(dataset_.size(), spec.config.seed),
+        loader_(builder_, training_order(spec.config, dataset_.size(), held_out_),
                 StepLayout{spec.micro_batch, spec.accumulation, spec.rank, spec.world_size}, spec.start_sample,
                 {spec.config.data.num_workers, spec.config.data.prefetch_batches, spec.config.data.image.size},
                 skips_) {
     skips_.set_earlier(spec.earlier_skips);  // counted from the first next(), after this
+    if (!held_out_.empty())
+      validation_ = make_held_out_validation(builder_, held_out_, spec.config.data.image.size);
+    else if (!spec.config.data.val_file.empty())
+      validation_ = make_file_validation(spec.config, *tokenizer_);
   }
 
   train::Batch next() override {
@@ -30,9 +35,23 @@ class LlavaBatchSource : public train::BatchSource {
     return {std::move(b.input_ids), std::move(b.labels), std::move(b.images)};
   }
   nlohmann::json skip_stats() const override { return skips_.to_json(); }
-  std::string describe() const override { return cat(dataset_.size(), " samples in ", file_); }
+  std::string describe() const override {
+    std::string validation;
+    if (!held_out_.empty()) validation = cat(" (", held_out_.size(), " held out for validation)");
+    if (validation_ && held_out_.empty()) validation = cat("; validation: ", validation_->size(), " samples");
+    return cat(dataset_.size(), " samples in ", file_, validation);
+  }
+  train::ValidationSet* validation() override { return validation_.get(); }
 
  private:
+  // The training order: over every sample, or over those a held-out split leaves (data.val_fraction).
+  static GlobalOrder training_order(const RunConfig& config, uint64_t n, std::vector<uint64_t>& held_out) {
+    if (config.data.val_fraction <= 0) return GlobalOrder(n, config.seed);
+    auto split = held_out_split(n, config.data.val_fraction, config.seed);
+    held_out = std::move(split.validation);
+    return GlobalOrder(std::move(split.train), config.seed);
+  }
+
   static const std::string& checked_file(const RunConfig& config) {
     VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
     return config.data.file;
@@ -43,7 +62,9 @@ class LlavaBatchSource : public train::BatchSource {
   std::unique_ptr<text::Tokenizer> tokenizer_;
   SampleBuilder builder_;
   SkipStats skips_;
-  BatchLoader loader_;  // last: its workers use everything above, and stop first
+  std::vector<uint64_t> held_out_;  // validation's part of dataset_ (data.val_fraction), before loader_
+  BatchLoader loader_;  // its workers use everything above, and stop first
+  std::unique_ptr<train::ValidationSet> validation_;
 };
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "sampler.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "base/error.h"
 
 namespace vrwkv::data {
@@ -31,8 +34,27 @@ std::vector<uint64_t> epoch_permutation(uint64_t n, uint64_t seed, int64_t epoch
   return p;
 }
 
+HeldOutSplit held_out_split(uint64_t n, double fraction, uint64_t seed) {
+  VRWKV_CHECK(fraction > 0 && fraction < 1, "sampler: the held-out fraction must be in (0, 1), got ", fraction);
+  const auto held = static_cast<uint64_t>(std::llround(fraction * double(n)));
+  VRWKV_CHECK(held >= 1 && held < n, "sampler: a held-out fraction of ", fraction, " of ", n, " samples leaves ", held,
+              " for validation and ", n - std::min(held, n), " for training; both need at least one");
+  auto p = epoch_permutation(n, seed, -1);
+  HeldOutSplit split;
+  split.validation.assign(p.begin(), p.begin() + held);
+  split.train.assign(p.begin() + held, p.end());
+  std::sort(split.validation.begin(), split.validation.end());
+  std::sort(split.train.begin(), split.train.end());
+  return split;
+}
+
 GlobalOrder::GlobalOrder(uint64_t dataset_size, uint64_t seed) : size_(dataset_size), seed_(seed) {
   VRWKV_CHECK(dataset_size > 0, "sampler: the dataset is empty");
+}
+
+GlobalOrder::GlobalOrder(std::vector<uint64_t> members, uint64_t seed)
+    : size_(members.size()), seed_(seed), members_(std::move(members)) {
+  VRWKV_CHECK(size_ > 0, "sampler: the dataset is empty");
 }
 
 const std::vector<uint64_t>& GlobalOrder::epoch(int64_t e) const {
@@ -43,7 +65,8 @@ const std::vector<uint64_t>& GlobalOrder::epoch(int64_t e) const {
 }
 
 uint64_t GlobalOrder::at(uint64_t position) const {
-  return epoch(static_cast<int64_t>(position / size_))[position % size_];
+  const uint64_t i = epoch(static_cast<int64_t>(position / size_))[position % size_];
+  return members_.empty() ? i : members_[i];
 }
 
 std::vector<uint64_t> GlobalOrder::micro_batch(const StepLayout& layout, int64_t start_sample, int64_t k) const {

@@ -24,6 +24,9 @@ struct StepLayout {
 class GlobalOrder {
  public:
   GlobalOrder(uint64_t dataset_size, uint64_t seed);
+  // The order over `members` only (the samples left for training by a held-out split): the
+  // permutations run over their positions, at() returns the member.
+  GlobalOrder(std::vector<uint64_t> members, uint64_t seed);
 
   uint64_t dataset_size() const { return size_; }
   // The sample index at global stream position `position` (epoch position / dataset_size).
@@ -36,9 +39,18 @@ class GlobalOrder {
   const std::vector<uint64_t>& epoch(int64_t e) const;
 
   uint64_t size_, seed_;
+  std::vector<uint64_t> members_;  // empty: every index of [0, size_)
   // The last two epochs' permutations: a micro batch may straddle an epoch boundary.
   mutable std::map<int64_t, std::vector<uint64_t>> cache_;
 };
+
+// data.val_fraction: a seeded choice of round(fraction x n) samples held out for validation, the
+// rest left for training; both ascending, disjoint, together [0, n). Its stream (epoch -1) is one no
+// training epoch uses. Throws when either part would be empty.
+struct HeldOutSplit {
+  std::vector<uint64_t> train, validation;
+};
+HeldOutSplit held_out_split(uint64_t n, double fraction, uint64_t seed);
 
 // The permutation of [0, n) for (seed, epoch): Fisher-Yates over splitmix64, so the order is the
 // same on every platform and standard library.

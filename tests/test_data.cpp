@@ -1,6 +1,7 @@
 // The data path: JSON scanning with file:line:column errors, the dataset, the sampler (disjoint
 // complete shares, resumable cursor), the loader (deterministic batches, resume, every kind of bad
 // sample skipped and counted, the skip ceiling).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -193,6 +194,30 @@ TEST_CASE("global order: any split of the global batch into ranks x accumulation
   }
   REQUIRE_THROWS_WITH(data::GlobalOrder(0, 1), test::contains("the dataset is empty"));
   REQUIRE_THROWS_WITH(data::GlobalOrder(5, 1).micro_batch({2, 1, 2, 2}, 0, 0), test::contains("rank 2 of world size 2"));
+}
+
+TEST_CASE("held-out split: a seeded part for validation that the training order never yields", "[data]") {
+  const auto split = data::held_out_split(40, 0.2, 3);
+  REQUIRE(split.validation.size() == 8);
+  REQUIRE(split.train.size() == 32);
+  std::set<uint64_t> all(split.train.begin(), split.train.end());
+  all.insert(split.validation.begin(), split.validation.end());
+  CHECK(all.size() == 40);  // disjoint, and together every sample
+  CHECK(std::is_sorted(split.validation.begin(), split.validation.end()));
+  CHECK(data::held_out_split(40, 0.2, 3).validation == split.validation);  // fixed by the seed
+  CHECK(data::held_out_split(40, 0.2, 4).validation != split.validation);
+  // Over three epochs the order over the training members visits each of them once per epoch.
+  const data::GlobalOrder order(split.train, 3);
+  CHECK(order.dataset_size() == 32);
+  const std::set<uint64_t> held(split.validation.begin(), split.validation.end());
+  for (uint64_t epoch = 0; epoch < 3; ++epoch) {
+    std::set<uint64_t> seen;
+    for (uint64_t i = 0; i < 32; ++i) seen.insert(order.at(epoch * 32 + i));
+    CHECK(seen == std::set<uint64_t>(split.train.begin(), split.train.end()));
+    for (auto s : seen) CHECK(held.count(s) == 0);
+  }
+  REQUIRE_THROWS_WITH(data::held_out_split(10, 0.01, 0), test::contains("leaves 0 for validation"));
+  REQUIRE_THROWS_WITH(data::held_out_split(1, 0.5, 0), test::contains("both need at least one"));
 }
 
 // The loader tests decode real image files (good, corrupt, missing): builds with OpenCV only.

@@ -2,6 +2,9 @@
 // inputs and bf16 (the model fixture through forward_hidden is in test_model_parity.cpp).
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "catch_compat.h"
 #include "model/loss.h"
 #include "model/sequence.h"
@@ -206,4 +209,24 @@ TEST_CASE("chunked_training_loss sums the bf16 head gradient over chunks in floa
   INFO("head gradient vs float32 sum: " << err_got << ", a bf16 running sum: " << err_bf16_sum);
   CHECK(err_got < 4e-3);  // the rounding of the per-position products and of the result to bf16
   CHECK(err_bf16_sum > 3 * err_got);
+}
+
+TEST_CASE("per_sample_loss: each sample's next_token_loss, chunk by chunk through the head (float64)", "[model]") {
+  const int64_t B = 3, T = 9, C = 6, V = 40;
+  const auto in = random_inputs(B, T, C, V, torch::kFloat64);  // sample 1 has no target
+  for (int64_t chunk : {1, 4, 0}) {
+    INFO("chunk positions " << chunk);
+    const auto got = vrwkv::per_sample_loss(in.hidden.detach(), in.weight.detach(), in.labels, chunk);
+    REQUIRE(got.loss.sizes() == torch::IntArrayRef{B});
+    CHECK(got.loss.scalar_type() == torch::kFloat64);
+    for (int64_t b = 0; b < B; ++b) {
+      const auto h = in.hidden.detach().narrow(0, b, 1), y = in.labels.narrow(0, b, 1);
+      const double want = vrwkv::next_token_loss(h.matmul(in.weight.detach().t()), y).item<double>();
+      CHECK(std::abs(got.loss[b].item<double>() - want) <= kTight * std::max(1.0, std::abs(want)));
+      CHECK(got.targets[b].item<int64_t>() == (y.narrow(1, 1, T - 1) != kIgnoreLabel).sum().item<int64_t>());
+    }
+    CHECK(got.targets[1].item<int64_t>() == 0);
+    CHECK(got.loss[1].item<double>() == 0.0);
+    CHECK(got.loss[0].item<double>() > 0.0);
+  }
 }

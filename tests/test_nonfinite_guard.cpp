@@ -18,6 +18,7 @@
 #include "llava_batch_source.h"
 #include "run_command.h"
 #include "test_paths.h"
+#include "text_data.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "visualrwkv_path.h"  // generated: VRWKV_BINARY
@@ -28,17 +29,7 @@ namespace fs = std::filesystem;
 using namespace vrwkv;
 using json = nlohmann::json;
 
-fs::path write_text_data(const std::string& name, int n) {
-  const auto dir = test::scratch_dir(name);
-  json samples = json::array();
-  for (int i = 0; i < n; ++i)
-    samples.push_back({{"id", "s" + std::to_string(i)},
-                       {"conversations",
-                        {{{"from", "human"}, {"value", "Name number " + std::to_string(i % 5) + "."}},
-                         {{"from", "gpt"}, {"value", "It is " + std::to_string(i % 5) + "."}}}}});
-  std::ofstream(dir / "data.json") << samples.dump(1);
-  return dir;
-}
+using test::write_text_data;
 
 std::vector<std::string> run_sets(const fs::path& data, const fs::path& out) {
   return {"data.file=" + (data / "data.json").string(), "checkpoint.output_dir=" + out.string(),

@@ -44,6 +44,10 @@ const Field& run_config_schema() {
           integer("ctx_len", 1024, "sequence length after assembly (truncation rule of SPEC section 5)", 1),
           boolean("drop_empty_replies", false, "drop rounds whose gpt reply is empty or missing"),
           number("max_skip_fraction", 0.01, "stop the job when a larger fraction of samples is bad", 0, 1),
+          string("val_file", "", "validation samples (LLaVA format, images from image_folder): their mean loss "
+                 "is logged (train.val_every_steps)"),
+          number("val_fraction", 0.0, "instead of val_file: hold this fraction of data.file out of training for "
+                 "validation, chosen by the seed", 0, 0.5),
           integer("num_workers", 2, "loader worker threads", 1),
           integer("prefetch_batches", 4, "batches the loader may hold ready", 1),
           object("image", "pixel preprocessing", {
@@ -80,6 +84,8 @@ const Field& run_config_schema() {
           number("dist_timeout_s", 600, "a collective that takes longer fails the job instead of hanging", 1),
           integer("max_bad_steps", 3, "stop the run after this many steps in a row whose loss or gradient norm "
                   "is not finite (each is skipped: no update)", 1),
+          integer("val_every_steps", 0, "with a validation set (data.val_file or data.val_fraction): its mean "
+                  "loss every N steps and after the last (0: after the last only)", 0),
       }),
       object("optim", "AdamW and the learning-rate schedule", {
           number("lr_init", 1e-3, "learning rate after warm-up", 0),
@@ -124,6 +130,10 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.data.ctx_len = d.at("ctx_len");
   c.data.drop_empty_replies = d.at("drop_empty_replies");
   c.data.max_skip_fraction = d.at("max_skip_fraction");
+  c.data.val_file = d.at("val_file");
+  c.data.val_fraction = d.at("val_fraction");
+  if (!c.data.val_file.empty() && c.data.val_fraction > 0)
+    throw Error(cat(source, ": data.val_file and data.val_fraction both choose the validation set; set one"));
   c.data.num_workers = d.at("num_workers");
   c.data.prefetch_batches = d.at("prefetch_batches");
   const auto& img = d.at("image");
@@ -157,6 +167,7 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.train.bucket_mb = t.at("bucket_mb");
   c.train.dist_timeout_s = t.at("dist_timeout_s");
   c.train.max_bad_steps = t.at("max_bad_steps");
+  c.train.val_every_steps = t.at("val_every_steps");
   const auto& o = j.at("optim");
   c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
              o.at("eps"),     o.at("weight_decay"), o.at("grad_clip"), o.at("vision_lr_scale")};
@@ -182,6 +193,7 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   // to the current directory, as on any command line.
   const auto base = std::filesystem::absolute(path).parent_path();
   for (const auto& [section, key] : {std::pair{"tokenizer", "path"}, {"data", "file"}, {"data", "image_folder"},
+                                     {"data", "val_file"},
                                      {"init", "rwkv"}, {"init", "vision"}, {"init", "checkpoint"},
                                      {"checkpoint", "output_dir"}}) {
     if (!raw.is_object() || !raw.contains(section) || !raw[section].is_object() || !raw[section].contains(key)) continue;

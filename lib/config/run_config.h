@@ -33,6 +33,8 @@ struct DataConfig {
   int64_t ctx_len = 1024;
   bool drop_empty_replies = false;  // splitting long conversations is offline: `visualrwkv clean-data`
   double max_skip_fraction = 0.01;  // stop the job when more samples than this are bad
+  std::string val_file;      // validation samples (LLaVA format); or
+  double val_fraction = 0;   // this fraction of `file` held out of training (fixed by the seed)
   int64_t num_workers = 2;
   int64_t prefetch_batches = 4;
   ImageConfig image;
@@ -52,6 +54,7 @@ struct TrainConfig {
   int64_t zero_stage = 0, bucket_mb = 25;
   double dist_timeout_s = 600;
   int64_t max_bad_steps = 3;    // non-finite steps in a row that stop the run
+  int64_t val_every_steps = 0;  // validation loss every N steps and at the last (0: the last only)
 };
 
 struct OptimConfig {

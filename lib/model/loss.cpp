@@ -64,6 +64,36 @@ int64_t auto_chunk_positions(const torch::Device& device, torch::ScalarType dtyp
   return std::max<int64_t>(1, budget / (std::max<int64_t>(1, vocab_size) * (compute_bytes + model_bytes)));
 }
 
+SampleLosses per_sample_loss(const torch::Tensor& hidden, const torch::Tensor& head_weight, const torch::Tensor& labels,
+                             int64_t chunk_positions) {
+  using torch::indexing::None;
+  using torch::indexing::Slice;
+  torch::NoGradGuard no_grad;
+  const int64_t B = hidden.size(0), T = hidden.size(1), C = hidden.size(2), V = head_weight.size(0);
+  const auto device = hidden.device();
+  const auto type = hidden.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  // Only the positions with a target go through the head.
+  auto target = labels.index({Slice(), Slice(1, None)}).to(device).reshape({-1});
+  const auto valid = target != kIgnoreLabel;
+  const auto keep = valid.nonzero().squeeze(1);
+  const auto h = hidden.index({Slice(), Slice(0, -1)}).reshape({-1, C}).index_select(0, keep);
+  const auto row = torch::arange(B, torch::TensorOptions().dtype(torch::kInt64).device(device))
+                       .repeat_interleave(std::max<int64_t>(T - 1, 0))
+                       .index_select(0, keep);
+  target = target.index_select(0, keep);
+  auto sums = torch::zeros({B}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  const int64_t P = chunk_positions > 0 ? chunk_positions : auto_chunk_positions(device, hidden.scalar_type(), V);
+  const auto w = head_weight.t();
+  for (int64_t start = 0; start < h.size(0); start += P) {
+    const int64_t n = std::min(P, h.size(0) - start);
+    const auto logits = h.narrow(0, start, n).matmul(w).to(type);
+    const auto nll = logits.logsumexp(1) - logits.gather(1, target.narrow(0, start, n).unsqueeze(1)).squeeze(1);
+    sums.index_add_(0, row.narrow(0, start, n), nll.to(torch::kFloat64));
+  }
+  const auto targets = valid.view({B, -1}).sum(1);
+  return {sums / targets.clamp_min(1).to(torch::kFloat64), targets};
+}
+
 namespace {
 
 struct ChunkedResult {

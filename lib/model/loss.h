@@ -31,6 +31,16 @@ torch::Tensor training_loss(const torch::Tensor& logits, const torch::Tensor& la
 torch::Tensor chunked_training_loss(const torch::Tensor& hidden, const torch::Tensor& head_weight,
                                     const torch::Tensor& labels, int64_t chunk_positions = 0);
 
+// Each sample's own loss, as next_token_loss takes it before the batch mean (its mean next-token
+// cross entropy), for validation: no gradients, no L2Wrap, the positions through the head in chunks
+// as chunked_training_loss does. loss [B] float64 (0 for a sample without targets), targets [B]
+// int64: the sample's predicted labels.
+struct SampleLosses {
+  torch::Tensor loss, targets;
+};
+SampleLosses per_sample_loss(const torch::Tensor& hidden, const torch::Tensor& head_weight, const torch::Tensor& labels,
+                             int64_t chunk_positions = 0);
+
 // The chunk size chunked_training_loss uses for chunk_positions = 0.
 int64_t auto_chunk_positions(const torch::Device& device, torch::ScalarType dtype, int64_t vocab_size);
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/run_config.h"
 
@@ -22,6 +23,23 @@ struct Batch {
   torch::Tensor images;     // [B, 3, S, S] float32 (zeros for text-only samples)
 };
 
+// The held-out samples validation measures (data.val_file, or data.val_fraction of data.file), in
+// a fixed order of positions [0, size()).
+struct ValidationBatch {
+  Batch batch;
+  std::vector<int64_t> positions;  // each row's position (bad samples are left out, never replaced)
+};
+
+class ValidationSet {
+ public:
+  virtual ~ValidationSet() = default;
+  virtual int64_t size() const = 0;
+  // The samples at positions [first, first + count); a bad one is left out, logged and counted.
+  virtual ValidationBatch batch(int64_t first, int64_t count) = 0;
+  // Bad samples left out so far by this process.
+  virtual int64_t skipped() const = 0;
+};
+
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
@@ -32,6 +50,8 @@ class BatchSource {
   virtual nlohmann::json skip_stats() const = 0;
   // One line for the log: what is read, how many samples.
   virtual std::string describe() const = 0;
+  // The run's validation samples; null when the config names none.
+  virtual ValidationSet* validation() { return nullptr; }
 };
 
 // One global order of samples for the whole run (data_loaders/sampler.h): each optimizer step

@@ -56,7 +56,7 @@ void trim_metrics(const fs::path& path, int64_t last_step) {
 bool resume_may_change(const std::string& key) {
   for (const char* prefix : {"train.steps", "checkpoint.", "log.", "data.num_workers", "data.prefetch_batches",
                              "train.dist_timeout_s", "init.", "train.grad_accumulation",
-                             "train.max_bad_steps"})
+                             "train.max_bad_steps", "data.val_file", "train.val_every_steps"})
     if (key.rfind(prefix, 0) == 0) return true;
   return false;
 }

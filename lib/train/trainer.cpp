@@ -1,7 +1,8 @@
 // The training loop, top to bottom: set-up (ranks, device, logging), the resume point, the model
-// and optimizer, the data, then steps (train_step, progress, checkpoint) until the last step or a
-// stop signal. The parts live beside it: resume.cpp (resume policy), model_setup.cpp,
-// train_step.cpp, progress.cpp (metrics, FLOPs), run_checkpoint.cpp (a run to and from a checkpoint).
+// and optimizer, the data, then steps (train_step, progress, validation, checkpoint) until the last
+// step or a stop signal. The parts live beside it: resume.cpp (resume policy), model_setup.cpp,
+// train_step.cpp, progress.cpp (metrics, FLOPs), validation.cpp, run_checkpoint.cpp (a run to and
+// from a checkpoint).
 #include "train/trainer.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -20,6 +21,7 @@
 #include "train/run_checkpoint.h"
 #include "train/stop_signal.h"
 #include "train/train_step.h"
+#include "train/validation.h"
 
 namespace vrwkv::train {
 namespace fs = std::filesystem;
@@ -31,7 +33,8 @@ void setup_logging(const std::string& output_dir, int rank) {
   auto logger = std::make_shared<spdlog::logger>("train", sinks.begin(), sinks.end());
   logger->set_pattern(rank == 0 ? "[%Y-%m-%d %H:%M:%S] %^%l%$ %v" : fmt::format("[rank {}] %^%l%$ %v", rank));
   logger->set_level(rank == 0 ? spdlog::level::info : spdlog::level::warn);
-  logger->flush_on(spdlog::level::warn);  // a warning (a skipped step, say) is in train.log at once
+  // Every line is in train.log at once (`tail -f`): info lines come once per logging step, so this is cheap.
+  logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
 
@@ -82,6 +85,17 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     spdlog::info("saved checkpoint {}", dir);
   };
 
+  // The validation loss (when the data has a validation set), every rank together.
+  ValidationSet* validation = batches->validation();
+  std::optional<ValidationResult> last_validation;
+  auto validate = [&](int64_t step) {
+    const auto r = validation_loss(run.model, *validation, config, *comm, device);
+    spdlog::info("step {}: validation loss {:.4f} over {} samples{}", step, r.loss, r.samples,
+                 r.skipped ? cat(" (", r.skipped, " bad ones left out)") : std::string());
+    if (progress) progress->log_figures(step, {{"val/loss", r.loss}, {"val/samples", r.samples}});
+    last_validation = r;
+  };
+
   // --- the steps -----------------------------------------------------------------------------
   spdlog::info("training steps {}..{} of {}", from.step + 1, config.train.steps, config.train.steps);
   int64_t step = from.step, last_saved = from.dir.empty() ? -1 : from.step;
@@ -112,6 +126,9 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     if (step % config.log_every_steps == 0 || step == config.train.steps)  // Progress's logging steps
       outcome.stats.skips = run_skip_stats(*comm, *batches, from.skips);
     if (progress) progress->record(outcome.stats);
+    if (validation && ((config.train.val_every_steps > 0 && step % config.train.val_every_steps == 0) ||
+                       step == config.train.steps))
+      validate(step);
     if (step % config.checkpoint.every_steps == 0 || step == config.train.steps || outcome.stop) {
       save(step);
       last_saved = step;
@@ -133,6 +150,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
     summary["skipped"] = skips;
     summary["checkpoint"] = find_latest_checkpoint(out_dir);
     summary["stopped_early"] = step < config.train.steps;
+    if (last_validation) summary["val_loss"] = last_validation->loss;
     std::ofstream(fs::path(out_dir) / "summary.json") << summary.dump(2) << "\n";
     spdlog::info("done: {} steps, loss {:.4f} -> {:.4f}, {:.0f} tokens/s, {} samples skipped; checkpoint {}",
                  summary["steps"].get<int64_t>(), summary["first_loss"].get<double>(),
