@@ -8,6 +8,7 @@
 #include "catch_compat.h"
 #include "infer/recurrent.h"
 #include "model/wkv6.h"
+#include "model/wkv6_state.h"
 #include "tensor_compare.h"
 #include "wkv_inputs.h"
 

@@ -15,6 +15,7 @@
 #include "infer/recurrent.h"
 #include "model/visual_rwkv.h"
 #include "model/wkv6.h"
+#include "model/wkv6_state.h"
 #include "tensor_compare.h"
 
 namespace {

@@ -12,7 +12,7 @@
 #        (.gpu-check/shared or ../shared, and VRWKV_MODEL_FIXTURE when set) on CUDA in float32
 #     3. 50 steps of `visualrwkv train` (configs/tiny, synthetic pictures) on the GPU through NCCL at
 #        world size 1, in float32 and in bf16: the loss must fall; 2 ranks over NCCL where 2 GPUs exist
-#     4. bench_train_step at the original's settings (SPEC section 10), with the chunked loss the trainer runs
+#     4. bench_train_step at the original's settings (SPEC section 10): the trainer's own step (StepRunner)
 #     5. bench_eval with 1B6 shapes (random weights): batched recurrent decoding at batch 1 and 32
 #        against the original's re-run of the whole sequence per token, 128 new tokens
 # On a machine without a GPU it builds, runs what needs none and names each step it skipped.
@@ -184,7 +184,7 @@ PY
 
   if [[ "$device" == cuda ]]; then
     local start=$SECONDS
-    if "$build/bench/bench_train_step" --device cuda --loss chunked > "$out/bench.log" 2>&1; then
+    if "$build/bench/bench_train_step" --device cuda > "$out/bench.log" 2>&1; then
       record bench_train_step pass $((SECONDS - start)) "$(grep -E 'stage [12]' "$out/bench.log" | tr '\n' ';')"
     else
       record bench_train_step fail $((SECONDS - start)) "$(tail -n 1 "$out/bench.log")"

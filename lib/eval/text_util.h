@@ -127,13 +127,6 @@ inline bool has_cjk(std::string_view s) {
   return false;
 }
 
-// A fraction as a percentage with two decimals ("87.50"), for the terminal tables.
-inline std::string pct(double fraction) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", fraction * 100.0);
-  return buf;
-}
-
 inline std::string fixed(double v, int decimals) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);

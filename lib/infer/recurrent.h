@@ -2,7 +2,8 @@
 // O(1) step per generated token. RWKV-6 is a recurrence, so the state after a position holds all a
 // later position needs (SPEC section 2):
 //   per block: the last input of TimeMix (its token shift), the WKV state S of every head, and the
-//   last input of ChannelMix (its token shift).
+//   last input of ChannelMix (its token shift): model/rwkv6.h's LayerState. The blocks are the
+//   training model's own (RWKVImpl::forward_blocks with states); this file holds the state.
 // The scan modes (SPEC section 5) only permute positions inside the image span, so a block's state
 // after the prompt is its state after the last position it read; tokens after the prompt are read in
 // order by every block.
@@ -15,12 +16,6 @@
 #include "model/visual_rwkv.h"
 
 namespace vrwkv {
-
-struct LayerState {
-  torch::Tensor att_shift;  // [B, C]: ln1 output at the last position read (TimeMix's shift(x))
-  torch::Tensor wkv;        // [B, H, N, N]: float32 (float64 for a float64 model)
-  torch::Tensor ffn_shift;  // [B, C]: ln2 output at the last position read (ChannelMix's shift(x))
-};
 
 struct RecurrentState {
   std::vector<LayerState> layers;
@@ -59,21 +54,5 @@ RecurrentState concat_rows(const std::vector<RecurrentState>& states);
 torch::Tensor step(VisualRWKV& model, RecurrentState& state, const torch::Tensor& token_ids);
 // The same for an arbitrary input embedding x [B, C] (an image or padding position).
 torch::Tensor step_embeds(VisualRWKV& model, RecurrentState& state, const torch::Tensor& x);
-
-// The WKV recurrence with torch ops on any device (the path taken off the CPU; the CPU uses the
-// kernel of model/wkv6.h). r, k, v, w: [B, C]; u: [H, N]; state [B, H, N, N] is replaced by the state
-// after the step. Returns y [B, C] in r's dtype.
-torch::Tensor wkv6_step_ops(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
-                            const torch::Tensor& w, const torch::Tensor& u, torch::Tensor& state);
-// The state after T steps from zeros, in closed form: S[i][j] = sum_t prod_{s>t} decay_s[i] k_t[i] v_t[j].
-// k, v, w: [B, T, C]; returns [B, H, N, N] in float32 (float64 for float64 inputs).
-torch::Tensor wkv6_final_state_ops(const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& w,
-                                   int64_t head_size);
-
-// Several steps from a non-zero state with torch ops and the wkv6 operator (the path off the CPU):
-// y = wkv6 from zeros + each position's share of `state` decayed to it; `state` [B, H, N, N] is
-// replaced by the state after the last step. r, k, v, w: [B, T, C]; u: [H, N].
-torch::Tensor wkv6_from_state_ops(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,
-                                  const torch::Tensor& w, const torch::Tensor& u, torch::Tensor& state);
 
 }  // namespace vrwkv

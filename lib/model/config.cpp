@@ -80,18 +80,4 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& w
   }
 }
 
-nlohmann::json model_config_to_json(const ModelConfig& c) {
-  return {{"n_layer", c.n_layer},     {"n_embd", c.n_embd},         {"dim_att", c.dim_att},
-          {"dim_ffn", c.dim_ffn},     {"head_size", c.head_size},   {"vocab_size", c.vocab_size},
-          {"d_mix", c.d_mix},         {"d_decay", c.d_decay},       {"grid_size", c.grid_size},
-          {"vision",
-           {{"hidden_size", c.vision.hidden_size},
-            {"intermediate_size", c.vision.intermediate_size},
-            {"num_hidden_layers", c.vision.num_hidden_layers},
-            {"num_attention_heads", c.vision.num_attention_heads},
-            {"image_size", c.vision.image_size},
-            {"patch_size", c.vision.patch_size},
-            {"layer_norm_eps", c.vision.layer_norm_eps}}}};
-}
-
 }  // namespace vrwkv

@@ -41,6 +41,5 @@ struct ModelConfig {
 
 // Reads the fields present in `j` (the layout of fixtures' model.json); `where` names the source in errors.
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where);
-nlohmann::json model_config_to_json(const ModelConfig& config);
 
 }  // namespace vrwkv

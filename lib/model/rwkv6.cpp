@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "base/error.h"
 #include "model/wkv6.h"
+#include "model/wkv6_state.h"
 
 namespace vrwkv {
 namespace {
@@ -23,6 +25,18 @@ torch::Tensor ramp(int64_t C) { return torch::arange(C, torch::kFloat64) / doubl
 
 // A [1, 1, C] float32 parameter value from a float64 formula.
 torch::Tensor as_mix(const torch::Tensor& v) { return v.to(torch::kFloat32).view({1, 1, -1}); }
+
+// shift(x) for a chunk that continues after `prev` [B, C] (the input at the position before it); a
+// fresh state (or none) is token_shift itself, so reading from zeros is the forward's arithmetic.
+torch::Tensor shifted(const torch::Tensor& x, const LayerState* state, torch::Tensor LayerState::*prev, bool fresh) {
+  if (!state || fresh) return token_shift(x);
+  const auto p = (state->*prev).to(x.dtype()).unsqueeze(1);
+  if (x.size(1) == 1) return p;
+  return torch::cat({p, x.narrow(1, 0, x.size(1) - 1)}, 1);
+}
+
+// The input at the last position, copied so the state does not keep the whole chunk alive.
+torch::Tensor last_position(const torch::Tensor& x) { return x.select(1, x.size(1) - 1).clone(); }
 
 }  // namespace
 
@@ -62,9 +76,9 @@ TimeMixImpl::TimeMixImpl(const ModelConfig& c, int64_t layer_id)
                                      1e-5 * kHeadSizeDivisor * kHeadSizeDivisor)));
 }
 
-torch::Tensor TimeMixImpl::forward(const torch::Tensor& x) {
+torch::Tensor TimeMixImpl::forward(const torch::Tensor& x, LayerState* state, bool fresh) {
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2);
-  const auto xx = token_shift(x) - x;
+  const auto xx = shifted(x, state, &LayerState::att_shift, fresh) - x;
   // ddlerp: five data-dependent interpolation weights from one low-rank projection.
   auto xxx = torch::tanh(torch::matmul(x + xx * time_maa_x, time_maa_w1));  // [B, T, 5 * D]
   xxx = xxx.view({B * T, 5, -1}).transpose(0, 1);                          // [5, B*T, D]
@@ -77,9 +91,11 @@ torch::Tensor TimeMixImpl::forward(const torch::Tensor& x) {
   const auto r = receptance(xr), k = key(xk), v = value(xv);
   const auto g = torch::silu(gate(xg));
   const auto w = time_decay + torch::matmul(torch::tanh(torch::matmul(xw, time_decay_w1)), time_decay_w2);
-  auto y = wkv6(r, k, v, w, time_faaaa);  // [B, T, A]
+  auto y = state ? wkv6_continue(r, k, v, w, time_faaaa, state->wkv, fresh)
+                 : wkv6(r, k, v, w, time_faaaa);  // [B, T, A]
   const int64_t A = y.size(2);
   y = ln_x(y.reshape({B * T, A})).view({B, T, A});
+  if (state) state->att_shift = last_position(x);
   return output(y * g);
 }
 
@@ -94,10 +110,12 @@ ChannelMixImpl::ChannelMixImpl(const ModelConfig& c, int64_t layer_id) {
   value = register_module("value", linear(F, C));
 }
 
-torch::Tensor ChannelMixImpl::forward(const torch::Tensor& x) {
-  const auto xx = token_shift(x) - x;
+torch::Tensor ChannelMixImpl::forward(const torch::Tensor& x, LayerState* state, bool fresh) {
+  const auto xx = shifted(x, state, &LayerState::ffn_shift, fresh) - x;
   const auto k = torch::relu(key(x + xx * time_maa_k)).square();
-  return torch::sigmoid(receptance(x + xx * time_maa_r)) * value(k);
+  auto out = torch::sigmoid(receptance(x + xx * time_maa_r)) * value(k);
+  if (state) state->ffn_shift = last_position(x);
+  return out;
 }
 
 BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer_id) : layer_id(layer_id) {
@@ -108,10 +126,10 @@ BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer_id) : layer_id(layer_id
   ffn = register_module("ffn", ChannelMix(c, layer_id));
 }
 
-torch::Tensor BlockImpl::forward(torch::Tensor x) {
+torch::Tensor BlockImpl::forward(torch::Tensor x, LayerState* state, bool fresh) {
   if (ln0) x = ln0(x);
-  x = x + att(ln1(x));
-  return x + ffn(ln2(x));
+  x = x + att->forward(ln1(x), state, fresh);
+  return x + ffn->forward(ln2(x), state, fresh);
 }
 
 namespace {
@@ -178,18 +196,30 @@ torch::Tensor RWKVImpl::forward(torch::Tensor x, const BlockOrder& order) {
 }
 
 torch::Tensor RWKVImpl::forward_hidden(torch::Tensor x, const BlockOrder& order) {
-  for (int64_t i = 0; i < static_cast<int64_t>(blocks->size()); ++i) {
+  return ln_out(forward_blocks(std::move(x), order));
+}
+
+torch::Tensor RWKVImpl::forward_blocks(torch::Tensor x, const BlockOrder& order, std::vector<LayerState>* states,
+                                       bool fresh) {
+  const auto n = static_cast<int64_t>(blocks->size());
+  VRWKV_CHECK(!states || static_cast<int64_t>(states->size()) == n, "recurrent state has ",
+              states ? states->size() : 0, " layers, the model ", n);
+  for (int64_t i = 0; i < n; ++i) {
     auto block = blocks[i]->as<BlockImpl>();
+    auto run = [&](const torch::Tensor& in) {
+      return states ? block->forward(in, &(*states)[i], fresh) : run_block(*block, in, checkpoint_blocks);
+    };
     const torch::Tensor gather = order ? order(i) : torch::Tensor();
     if (!gather.defined()) {
-      x = run_block(*block, x, checkpoint_blocks);
+      x = run(x);
       continue;
     }
-    // Read the sequence in the block's order, then put every position back where it was.
+    // Read the sequence in the block's order, then put every position back where it was. With a
+    // state, the block's state is that after the last position it read.
     const auto inverse = torch::empty_like(gather).scatter_(0, gather, torch::arange(gather.size(0), gather.options()));
-    x = run_block(*block, x.index_select(1, gather), checkpoint_blocks).index_select(1, inverse);
+    x = run(x.index_select(1, gather)).index_select(1, inverse);
   }
-  return ln_out(x);
+  return x;
 }
 
 }  // namespace vrwkv

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <vector>
 
 #include "model/config.h"
 
@@ -12,9 +13,20 @@ namespace vrwkv {
 // shift(x)[t] = x[t-1], zero at t = 0, per sequence. x: [B, T, C].
 torch::Tensor token_shift(const torch::Tensor& x);
 
+// What a block carries from one chunk of a sequence to the next (recurrent decoding, SPEC section
+// 2): each mix's input at the last position read (its token shift) and the WKV state of every head.
+// The block's forward takes it optionally: without it a block reads a whole sequence from zeros (the
+// training forward); with it the block continues after the state and leaves the state after its
+// last position there. `fresh`: nothing read yet, so the arithmetic is the training forward's.
+struct LayerState {
+  torch::Tensor att_shift;  // [B, C]: ln1 output at the last position read (TimeMix's shift(x))
+  torch::Tensor wkv;        // [B, H, N, N]: float32 (float64 for a float64 model)
+  torch::Tensor ffn_shift;  // [B, C]: ln2 output at the last position read (ChannelMix's shift(x))
+};
+
 struct TimeMixImpl : torch::nn::Module {
   TimeMixImpl(const ModelConfig& config, int64_t layer_id);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x, LayerState* state = nullptr, bool fresh = true);
 
   int64_t n_head, head_size;
   torch::Tensor time_maa_x, time_maa_w, time_maa_k, time_maa_v, time_maa_r, time_maa_g;
@@ -26,7 +38,7 @@ TORCH_MODULE(TimeMix);
 
 struct ChannelMixImpl : torch::nn::Module {
   ChannelMixImpl(const ModelConfig& config, int64_t layer_id);
-  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor forward(const torch::Tensor& x, LayerState* state = nullptr, bool fresh = true);
 
   torch::Tensor time_maa_k, time_maa_r;
   torch::nn::Linear key{nullptr}, receptance{nullptr}, value{nullptr};
@@ -35,7 +47,7 @@ TORCH_MODULE(ChannelMix);
 
 struct BlockImpl : torch::nn::Module {
   BlockImpl(const ModelConfig& config, int64_t layer_id);
-  torch::Tensor forward(torch::Tensor x);
+  torch::Tensor forward(torch::Tensor x, LayerState* state = nullptr, bool fresh = true);
 
   int64_t layer_id;
   torch::nn::LayerNorm ln0{nullptr}, ln1{nullptr}, ln2{nullptr};
@@ -55,6 +67,10 @@ struct RWKVImpl : torch::nn::Module {
   // The hidden states before the head, ln_out(...) [B, T, C]: for a loss that applies the head
   // itself in chunks (chunked_training_loss) instead of materialising all logits.
   torch::Tensor forward_hidden(torch::Tensor x, const BlockOrder& order = nullptr);
+  // The blocks alone (before ln_out), each in its order; with `states` (one per block) continuing
+  // after them (LayerState), as recurrent decoding reads a prompt chunk by chunk.
+  torch::Tensor forward_blocks(torch::Tensor x, const BlockOrder& order = nullptr,
+                               std::vector<LayerState>* states = nullptr, bool fresh = true);
 
   // Gradient checkpointing: each block keeps only its input and recomputes itself in backward.
   bool checkpoint_blocks = false;

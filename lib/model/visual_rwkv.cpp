@@ -71,17 +71,16 @@ torch::Tensor VisualRWKVImpl::forward_embeds(const torch::Tensor& embeds, ScanMo
 
 torch::Tensor VisualRWKVImpl::forward_hidden(const torch::Tensor& embeds, ScanMode mode, int64_t img_start,
                                              int64_t img_end) {
-  const int64_t T = embeds.size(1);
-  const auto device = embeds.device();
-  // Check the span once, before any block runs.
-  scan_order(mode, 0, T, img_start, img_end);
-  BlockOrder order;
-  if (mode != ScanMode::kUni)
-    order = [=](int64_t layer_id) {
-      auto gather = scan_order(mode, layer_id, T, img_start, img_end);
-      return gather.defined() ? gather.to(device) : gather;
-    };
-  return rwkv->forward_hidden(embeds, order);
+  return rwkv->forward_hidden(embeds, scan_block_order(mode, embeds.size(1), img_start, img_end, embeds.device()));
+}
+
+BlockOrder scan_block_order(ScanMode mode, int64_t T, int64_t img_start, int64_t img_end, torch::Device device) {
+  scan_order(mode, 0, T, img_start, img_end);  // checks the span before any block runs
+  if (mode == ScanMode::kUni || img_end <= img_start) return nullptr;
+  return [=](int64_t layer_id) {
+    auto gather = scan_order(mode, layer_id, T, img_start, img_end);
+    return gather.defined() ? gather.to(device) : gather;
+  };
 }
 
 }  // namespace vrwkv

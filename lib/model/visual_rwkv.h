@@ -13,6 +13,10 @@ namespace vrwkv {
 // Grid pooling of SPEC section 4. features [B, 1 + P, D] -> [B, K, D].
 torch::Tensor pool_image_features(const torch::Tensor& features, int64_t grid_size);
 
+// The blocks' orders of SPEC section 5's scan mode for a sequence of length T whose image span is
+// [img_start, img_end) (empty: none), the gathers on `device`; checks the span once.
+BlockOrder scan_block_order(ScanMode mode, int64_t T, int64_t img_start, int64_t img_end, torch::Device device);
+
 struct Embedded {
   torch::Tensor embeds;  // [B, L, C]
   SequenceLayout layout;
