@@ -101,9 +101,9 @@ void sync(const torch::Device& d) {
 Result run(const Variant& v, int steps) {
   Result r;
   try {
-    cuda_reset_peak_memory();
     const auto config = run_config_of(v, steps);
     const auto device = train::choose_device(config.train.device, 0);
+    if (device.is_cuda()) cuda_reset_peak_memory();
     auto comm = dist::Communicator::create(dist::DistEnv{}, device, std::chrono::minutes(10));
     auto m = train::prepare_model(config, device, *comm, "");
     train::StepRunner runner(config, m.model, m.trained, m.owners, *m.optimizer, comm, device);
@@ -117,7 +117,7 @@ Result run(const Variant& v, int steps) {
     sync(device);
     r.step_s = std::chrono::duration<double>(Clock::now() - t0).count() / steps;
     r.tokens_per_s = double(tokens) / steps / r.step_s;
-    r.peak_gib = cuda_peak_allocated_bytes() / double(1ull << 30);
+    r.peak_gib = device.is_cuda() ? cuda_peak_allocated_bytes() / double(1ull << 30) : 0;
     if (const auto peak = train::device_peak_flops(device, config.train.precision))
       r.mfu = r.tokens_per_s * train::flops_per_token(m.model, config.data.ctx_len) / *peak;
     r.ok = true;
