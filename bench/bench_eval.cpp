@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     if (run_config && j.contains("data") && j["data"].contains("prompt_style"))
       style = text::prompt_style_from_string(j["data"]["prompt_style"].get<std::string>());
     model = VisualRWKV(mc);
-    train::prepare_for_inference(model, device, precision);
+    train::prepare_for_inference(model, device, config::value_named(precision_names(), precision, "--precision"));
   }
   BenchTokenizer tokenizer(mc.vocab_size);
 

@@ -333,3 +333,54 @@ TEST_CASE("config: unknown keys name the nearest valid one; types and ranges are
   CHECK(c.scan_mode == ScanMode::kMulti);
   CHECK(c.data.prompt_style == text::PromptStyle::kImageFirst);
 }
+
+namespace {
+// The key paths of the schema's leaves that fill no member of RunConfig.
+void unbound_leaves(const config::Field& field, const std::string& path, std::vector<std::string>& out) {
+  for (const auto& child : field.children) {
+    const auto p = path.empty() ? child.name : path + "." + child.name;
+    if (child.type == config::Type::kObject) unbound_leaves(child, p, out);
+    else if (!child.store) out.push_back(p);
+  }
+}
+}  // namespace
+
+TEST_CASE("config: each key of the schema fills its member of RunConfig; named choices become enums", "[data]") {
+  // Every key is bound where it is declared, except the model's sizes (read by model_config_from_json).
+  std::vector<std::string> unbound;
+  unbound_leaves(run_config_schema(), "", unbound);
+  for (const auto& key : unbound) CHECK_THAT(key, test::contains("model."));
+  CHECK(std::find(unbound.begin(), unbound.end(), "model.scan_mode") == unbound.end());
+  CHECK(std::find(unbound.begin(), unbound.end(), "model.n_layer") != unbound.end());
+
+  nlohmann::json j = {{"tokenizer", {{"path", "v.txt"}}}};
+  const auto defaults = run_config_from_json(j, "c.json");
+  CHECK(defaults.train.precision == Precision::kFp32);
+  CHECK(defaults.train.device == DeviceSetting::kAuto);
+  CHECK(defaults.checkpoint.frozen == FrozenWeights::kReference);
+  CHECK(defaults.data.image.mean[2] == 0.40821073f);
+  for (const char* set : {"train.precision=bf16", "train.device=cpu", "checkpoint.frozen=copy", "seed=7",
+                          "log.every_steps=3", "optim.beta2=0.95", "init.vision=v", "data.val_fraction=0.1",
+                          "data.image.std=[0.5,0.25,0.125]", "train.freeze_rwkv_layers=2", "tokenizer.kind=sentencepiece"})
+    config::apply_override(j, set);
+  const auto c = run_config_from_json(j, "c.json");
+  CHECK(c.train.precision == Precision::kBf16);
+  CHECK(c.train.device == DeviceSetting::kCpu);
+  CHECK(c.checkpoint.frozen == FrozenWeights::kCopy);
+  CHECK(c.seed == 7u);
+  CHECK(c.log_every_steps == 3);
+  CHECK(c.optim.beta2 == 0.95);
+  CHECK(c.init.vision == "v");
+  CHECK(c.data.val_fraction == 0.1);
+  CHECK((c.data.image.std == std::array<float, 3>{0.5f, 0.25f, 0.125f}));
+  CHECK(c.train.freeze_rwkv_layers == 2);
+  CHECK(c.tokenizer.kind == "sentencepiece");
+  // A name given on a command line is checked against the same names.
+  CHECK(config::value_named(precision_names(), "bf16", "--precision") == Precision::kBf16);
+  CHECK_THAT(error_of([] { config::value_named(precision_names(), "bf61", "--precision"); }),
+             test::contains("--precision: 'bf61' is not one of its values (did you mean 'bf16'?)"));
+  CHECK(config::name_of(device_setting_names(), DeviceSetting::kCuda) == "cuda");
+  // The bindings write into a RunConfig only.
+  struct Other {} other;
+  CHECK_THROWS(config::store_into(run_config_schema(), c.resolved, other));
+}

@@ -29,6 +29,7 @@
 #include "run_command.h"
 #include "test_paths.h"
 #include "train/checkpoint.h"
+#include "train/resume.h"
 #include "visualrwkv_path.h"  // generated: VRWKV_BINARY
 
 extern char** environ;
@@ -175,6 +176,21 @@ struct Background {
 };
 
 }  // namespace
+
+TEST_CASE("the schema says which keys a resume may change (one source: config::resumable)", "[resume]") {
+  for (const char* key : {"train.steps", "train.grad_accumulation", "train.val_every_steps", "data.val_file",
+                          "data.num_workers", "checkpoint.keep_last", "checkpoint.output_dir", "init.rwkv",
+                          "log.every_steps"})
+    CHECK(train::resume_may_change(key));
+  for (const char* key : {"train.stage", "train.micro_batch_size", "train.precision", "data.val_fraction", "data.file",
+                          "model.n_layer", "optim.lr_init", "seed", "train.steps_typo", "train"})
+    CHECK_FALSE(train::resume_may_change(key));
+  // docs/config.md says it too.
+  const auto reference = config::markdown_reference(run_config_schema());
+  CHECK_THAT(reference, test::contains("optimizer steps of the whole run (a resume may change it) |"));
+  CHECK_THAT(reference, test::contains("complete checkpoints to keep (a resume may change it) |"));  // from its object
+  CHECK_FALSE(reference.find("learning rate after warm-up (a resume") != std::string::npos);
+}
 
 #if VRWKV_WITH_GLOO
 TEST_CASE("2 ranks x accumulation 2 resumed on 1 rank x 4 and 4 ranks x 1: the same losses, with and without "

@@ -243,27 +243,26 @@ TEST_CASE("Progress: each metrics.jsonl record is also a set of TensorBoard scal
 
 TEST_CASE("MFU peaks: datasheet dense peaks by CUDA device name and precision; unknown: none", "[tensorboard]") {
   using train::peak_flops;
-  CHECK(peak_flops("NVIDIA A100-SXM4-80GB", "bf16") == 312e12);
-  CHECK(peak_flops("NVIDIA A100 80GB PCIe", "fp32") == 19.5e12);
-  CHECK(peak_flops("NVIDIA H100 80GB HBM3", "bf16") == 989.4e12);
-  CHECK(peak_flops("NVIDIA H100 PCIe", "bf16") == 756e12);
-  CHECK(peak_flops("NVIDIA H100 NVL", "bf16") == 835e12);
-  CHECK(peak_flops("NVIDIA H100 NVL", "fp32") == 60e12);
-  CHECK(peak_flops("NVIDIA H200", "bf16") == 989.4e12);
-  CHECK(peak_flops("NVIDIA H200 NVL", "bf16") == 835e12);
-  CHECK(peak_flops("NVIDIA L40S", "bf16") == 362.05e12);
-  CHECK(peak_flops("NVIDIA A10", "bf16") == 125e12);
-  CHECK(peak_flops("NVIDIA L4", "bf16") == 121e12);
-  CHECK(peak_flops("NVIDIA GeForce RTX 4090", "bf16") == 165.2e12);
-  CHECK(peak_flops("Tesla V100-SXM2-16GB", "fp32") == 15.7e12);
-  CHECK(peak_flops("Tesla V100-PCIE-32GB", "fp32") == 14e12);
-  // No bf16 tensor cores on a V100; unknown devices, an unknown form factor, another precision.
-  CHECK_FALSE(peak_flops("Tesla V100-SXM2-16GB", "bf16"));
-  CHECK_FALSE(peak_flops("NVIDIA A10G", "bf16"));
-  CHECK_FALSE(peak_flops("NVIDIA H100", "bf16"));
-  CHECK_FALSE(peak_flops("NVIDIA L40", "bf16"));
-  CHECK_FALSE(peak_flops("NVIDIA GeForce RTX 3090", "bf16"));
-  CHECK_FALSE(peak_flops("", "bf16"));
-  CHECK_FALSE(peak_flops("NVIDIA H100 80GB HBM3", "fp16"));
-  CHECK_FALSE(train::device_peak_flops(torch::Device("cpu"), "bf16"));
+  CHECK(peak_flops("NVIDIA A100-SXM4-80GB", Precision::kBf16) == 312e12);
+  CHECK(peak_flops("NVIDIA A100 80GB PCIe", Precision::kFp32) == 19.5e12);
+  CHECK(peak_flops("NVIDIA H100 80GB HBM3", Precision::kBf16) == 989.4e12);
+  CHECK(peak_flops("NVIDIA H100 PCIe", Precision::kBf16) == 756e12);
+  CHECK(peak_flops("NVIDIA H100 NVL", Precision::kBf16) == 835e12);
+  CHECK(peak_flops("NVIDIA H100 NVL", Precision::kFp32) == 60e12);
+  CHECK(peak_flops("NVIDIA H200", Precision::kBf16) == 989.4e12);
+  CHECK(peak_flops("NVIDIA H200 NVL", Precision::kBf16) == 835e12);
+  CHECK(peak_flops("NVIDIA L40S", Precision::kBf16) == 362.05e12);
+  CHECK(peak_flops("NVIDIA A10", Precision::kBf16) == 125e12);
+  CHECK(peak_flops("NVIDIA L4", Precision::kBf16) == 121e12);
+  CHECK(peak_flops("NVIDIA GeForce RTX 4090", Precision::kBf16) == 165.2e12);
+  CHECK(peak_flops("Tesla V100-SXM2-16GB", Precision::kFp32) == 15.7e12);
+  CHECK(peak_flops("Tesla V100-PCIE-32GB", Precision::kFp32) == 14e12);
+  // No bf16 tensor cores on a V100; unknown devices, an unknown form factor.
+  CHECK_FALSE(peak_flops("Tesla V100-SXM2-16GB", Precision::kBf16));
+  CHECK_FALSE(peak_flops("NVIDIA A10G", Precision::kBf16));
+  CHECK_FALSE(peak_flops("NVIDIA H100", Precision::kBf16));
+  CHECK_FALSE(peak_flops("NVIDIA L40", Precision::kBf16));
+  CHECK_FALSE(peak_flops("NVIDIA GeForce RTX 3090", Precision::kBf16));
+  CHECK_FALSE(peak_flops("", Precision::kBf16));
+  CHECK_FALSE(train::device_peak_flops(torch::Device("cpu"), Precision::kBf16));
 }

@@ -9,7 +9,46 @@ namespace vrwkv {
 
 using namespace config;
 
+const EnumNames<Precision>& precision_names() {
+  static const EnumNames<Precision> names = {{"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}};
+  return names;
+}
+
+const EnumNames<DeviceSetting>& device_setting_names() {
+  static const EnumNames<DeviceSetting> names = {
+      {"auto", DeviceSetting::kAuto}, {"cpu", DeviceSetting::kCpu}, {"cuda", DeviceSetting::kCuda}};
+  return names;
+}
+
+const EnumNames<FrozenWeights>& frozen_weights_names() {
+  static const EnumNames<FrozenWeights> names = {{"reference", FrozenWeights::kReference},
+                                                 {"copy", FrozenWeights::kCopy}};
+  return names;
+}
+
+namespace {
+
+// The member of RunConfig a key fills, e.g. MEMBER(train.steps).
+#define MEMBER(path) [](RunConfig& c) -> auto& { return c.path; }
+
+template <class Member>
+Field into(Field field, Member member) {
+  return bind<RunConfig>(std::move(field), member);
+}
+template <class Member, class Convert>
+Field into(Field field, Member member, Convert convert) {
+  return bind<RunConfig>(std::move(field), member, convert);
+}
+template <class Enum, class Member>
+Field pick(std::string name, Enum def, std::string doc, const EnumNames<Enum>& names, Member member) {
+  return choice<RunConfig>(std::move(name), def, std::move(doc), names, member);
+}
+
+}  // namespace
+
 const Field& run_config_schema() {
+  // The model section is read by the model's own reader (model_config_from_json, which also reads
+  // model.json files), so its sizes are not bound here.
   static const Field schema = object("", "", {
       object("model", "model sizes (SPEC section 1) and how the image span is read", {
           integer("n_layer", 24, "RWKV blocks", 1),
@@ -21,7 +60,8 @@ const Field& run_config_schema() {
           integer("d_mix", 0, "ddlerp LoRA width (0: 32, or 64 when n_embd >= 4096)", 0),
           integer("d_decay", 0, "decay LoRA width (0: 64, or 128 when n_embd >= 4096)", 0),
           integer("grid_size", -1, "image token pooling: -1 all patches + cls, 0 cls, 1 mean + cls, g > 1 g x g grid", -1),
-          string("scan_mode", "bi", "order the image span is read in per block", {"uni", "bi", "multi"}),
+          into(string("scan_mode", "bi", "order the image span is read in per block", {"uni", "bi", "multi"}),
+               MEMBER(scan_mode), [](const nlohmann::json& v) { return scan_mode_from_string(v.get<std::string>()); }),
           object("vision", "the CLIP vision tower", {
               integer("hidden_size", 1024, "vision width", 1),
               integer("intermediate_size", 4096, "vision MLP width", 1),
@@ -33,147 +73,141 @@ const Field& run_config_schema() {
           }),
       }),
       object("tokenizer", "how text becomes ids", {
-          string("kind", "world", "tokenizer family", {"world", "sentencepiece"}),
-          string("path", nullptr, "the vocabulary file (World) or model file (sentencepiece)"),
+          into(string("kind", "world", "tokenizer family", {"world", "sentencepiece"}), MEMBER(tokenizer.kind)),
+          into(string("path", nullptr, "the vocabulary file (World) or model file (sentencepiece)"),
+               MEMBER(tokenizer.path)),
       }),
       object("data", "the training data", {
-          string("file", "", "LLaVA-format JSON array or JSON Lines file"),
-          string("image_folder", "", "folder the samples' image paths are relative to"),
-          string("prompt_style", "image_first", "where the image goes in the prompt",
-                 {"image_first", "image_last", "sandwich"}),
-          integer("ctx_len", 1024, "sequence length after assembly (truncation rule of SPEC section 5)", 1),
-          boolean("drop_empty_replies", false, "drop rounds whose gpt reply is empty or missing"),
-          number("max_skip_fraction", 0.01, "stop the job when a larger fraction of samples is bad", 0, 1),
-          string("val_file", "", "validation samples (LLaVA format, images from image_folder): their mean loss "
-                 "is logged (train.val_every_steps)"),
-          number("val_fraction", 0.0, "instead of val_file: hold this fraction of data.file out of training for "
-                 "validation, chosen by the seed", 0, 0.5),
-          integer("num_workers", 2, "loader worker threads", 1),
-          integer("prefetch_batches", 4, "batches the loader may hold ready", 1),
+          into(string("file", "", "LLaVA-format JSON array or JSON Lines file"), MEMBER(data.file)),
+          into(string("image_folder", "", "folder the samples' image paths are relative to"), MEMBER(data.image_folder)),
+          into(string("prompt_style", "image_first", "where the image goes in the prompt",
+                      {"image_first", "image_last", "sandwich"}),
+               MEMBER(data.prompt_style),
+               [](const nlohmann::json& v) { return text::prompt_style_from_string(v.get<std::string>()); }),
+          into(integer("ctx_len", 1024, "sequence length after assembly (truncation rule of SPEC section 5)", 1),
+               MEMBER(data.ctx_len)),
+          into(boolean("drop_empty_replies", false, "drop rounds whose gpt reply is empty or missing"),
+               MEMBER(data.drop_empty_replies)),
+          into(number("max_skip_fraction", 0.01, "stop the job when a larger fraction of samples is bad", 0, 1),
+               MEMBER(data.max_skip_fraction)),
+          into(resumable(string("val_file", "", "validation samples (LLaVA format, images from image_folder): their "
+                                "mean loss is logged (train.val_every_steps)")),
+               MEMBER(data.val_file)),
+          into(number("val_fraction", 0.0, "instead of val_file: hold this fraction of data.file out of training for "
+                      "validation, chosen by the seed", 0, 0.5),
+               MEMBER(data.val_fraction)),
+          into(resumable(integer("num_workers", 2, "loader worker threads", 1)), MEMBER(data.num_workers)),
+          into(resumable(integer("prefetch_batches", 4, "batches the loader may hold ready", 1)),
+               MEMBER(data.prefetch_batches)),
           object("image", "pixel preprocessing", {
-              integer("size", 336, "side of the square the image is resized and cropped to", 1),
-              number_list("mean", nlohmann::json::array({0.48145466, 0.4578275, 0.40821073}), 3, "per-channel mean"),
-              number_list("std", nlohmann::json::array({0.26862954, 0.26130258, 0.27577711}), 3, "per-channel std"),
-              string("aspect", "crop", "crop: resize the short side then center crop; pad: first pad to a square "
-                     "with the mean colour (LLaVA-1.5)", {"crop", "pad"}),
-              boolean("synthetic", false, "read no image files: each image is a fixed pseudo-random picture "
-                      "drawn from its path (benchmarks, GPU checks and builds without an image decoder)"),
+              into(integer("size", 336, "side of the square the image is resized and cropped to", 1),
+                   MEMBER(data.image.size)),
+              into(number_list("mean", nlohmann::json::array({0.48145466, 0.4578275, 0.40821073}), 3,
+                               "per-channel mean"),
+                   MEMBER(data.image.mean)),
+              into(number_list("std", nlohmann::json::array({0.26862954, 0.26130258, 0.27577711}), 3,
+                               "per-channel std"),
+                   MEMBER(data.image.std)),
+              into(string("aspect", "crop", "crop: resize the short side then center crop; pad: first pad to a "
+                          "square with the mean colour (LLaVA-1.5)", {"crop", "pad"}),
+                   MEMBER(data.image.aspect)),
+              into(boolean("synthetic", false, "read no image files: each image is a fixed pseudo-random picture "
+                           "drawn from its path (benchmarks, GPU checks and builds without an image decoder)"),
+                   MEMBER(data.image.synthetic)),
           }),
       }),
-      object("init", "where the weights come from (later sources override earlier ones; absent: random init)", {
-          string("rwkv", "", "an RWKV-6 checkpoint (.pth / .safetensors, plain or rwkv.-prefixed names)"),
-          string("vision", "", "a Hugging Face CLIP file (model.safetensors, pytorch_model.bin) or its folder"),
-          string("checkpoint", "", "a VisualRWKV checkpoint or export (e.g. the stage-1 result) loaded last"),
-      }),
+      resumable(object("init", "where the weights come from (later sources override earlier ones; absent: random "
+                       "init)", {
+          into(string("rwkv", "", "an RWKV-6 checkpoint (.pth / .safetensors, plain or rwkv.-prefixed names)"),
+               MEMBER(init.rwkv)),
+          into(string("vision", "", "a Hugging Face CLIP file (model.safetensors, pytorch_model.bin) or its folder"),
+               MEMBER(init.vision)),
+          into(string("checkpoint", "", "a VisualRWKV checkpoint or export (e.g. the stage-1 result) loaded last"),
+               MEMBER(init.checkpoint)),
+      })),
       object("train", "what is trained and how", {
-          integer("stage", 1, "1: projector only; 2: RWKV blocks, ln_out, head and projector (emb frozen)", 1, 2),
-          integer("freeze_rwkv_layers", -1, "freeze the first N RWKV blocks; N = n_layer also freezes emb, "
-                  "ln_out and head; -1: the stage's default (stage 1: all, stage 2: none)", -1),
-          boolean("freeze_emb", true, "keep the token embedding frozen"),
-          boolean("freeze_proj", false, "keep the projector frozen (the paper's 7B stage 2)"),
-          boolean("train_vision", false, "train the CLIP tower too"),
-          integer("micro_batch_size", 8, "samples per rank per forward", 1),
-          integer("grad_accumulation", 1, "micro batches per optimizer step", 1),
-          integer("steps", 1000, "optimizer steps of the whole run", 1),
-          string("precision", "fp32", "bf16: bf16 weights and compute, fp32 master weights and optimizer state",
-                 {"fp32", "bf16"}),
-          boolean("grad_checkpointing", false, "recompute each block in backward instead of storing it"),
-          string("device", "auto", "auto: the local GPU when there is one, else the CPU", {"auto", "cpu", "cuda"}),
-          integer("zero_stage", 0, "1: shard the optimizer state over ranks (ZeRO-1)", 0, 1),
-          integer("bucket_mb", 25, "gradient all-reduce bucket size in MB", 1),
-          number("dist_timeout_s", 600, "a collective that takes longer fails the job instead of hanging", 1),
-          integer("max_bad_steps", 3, "stop the run after this many steps in a row whose loss or gradient norm "
-                  "is not finite (each is skipped: no update)", 1),
-          integer("val_every_steps", 0, "with a validation set (data.val_file or data.val_fraction): its mean "
-                  "loss every N steps and after the last (0: after the last only)", 0),
+          into(integer("stage", 1, "1: projector only; 2: RWKV blocks, ln_out, head and projector (emb frozen)", 1, 2),
+               MEMBER(train.stage)),
+          into(integer("freeze_rwkv_layers", -1, "freeze the first N RWKV blocks; N = n_layer also freezes emb, "
+                       "ln_out and head; -1: the stage's default (stage 1: all, stage 2: none)", -1),
+               MEMBER(train.freeze_rwkv_layers)),
+          into(boolean("freeze_emb", true, "keep the token embedding frozen"), MEMBER(train.freeze_emb)),
+          into(boolean("freeze_proj", false, "keep the projector frozen (the paper's 7B stage 2)"),
+               MEMBER(train.freeze_proj)),
+          into(boolean("train_vision", false, "train the CLIP tower too"), MEMBER(train.train_vision)),
+          into(integer("micro_batch_size", 8, "samples per rank per forward", 1), MEMBER(train.micro_batch_size)),
+          into(resumable(integer("grad_accumulation", 1, "micro batches per optimizer step", 1)),
+               MEMBER(train.grad_accumulation)),
+          into(resumable(integer("steps", 1000, "optimizer steps of the whole run", 1)), MEMBER(train.steps)),
+          pick("precision", Precision::kFp32, "bf16: bf16 weights and compute, fp32 master weights and optimizer state",
+               precision_names(), MEMBER(train.precision)),
+          into(boolean("grad_checkpointing", false, "recompute each block in backward instead of storing it"),
+               MEMBER(train.grad_checkpointing)),
+          pick("device", DeviceSetting::kAuto, "auto: the local GPU when there is one, else the CPU",
+               device_setting_names(), MEMBER(train.device)),
+          into(integer("zero_stage", 0, "1: shard the optimizer state over ranks (ZeRO-1)", 0, 1),
+               MEMBER(train.zero_stage)),
+          into(integer("bucket_mb", 25, "gradient all-reduce bucket size in MB", 1), MEMBER(train.bucket_mb)),
+          into(resumable(number("dist_timeout_s", 600, "a collective that takes longer fails the job instead of "
+                                "hanging", 1)),
+               MEMBER(train.dist_timeout_s)),
+          into(resumable(integer("max_bad_steps", 3, "stop the run after this many steps in a row whose loss or "
+                                 "gradient norm is not finite (each is skipped: no update)", 1)),
+               MEMBER(train.max_bad_steps)),
+          into(resumable(integer("val_every_steps", 0, "with a validation set (data.val_file or data.val_fraction): "
+                                 "its mean loss every N steps and after the last (0: after the last only)", 0)),
+               MEMBER(train.val_every_steps)),
       }),
       object("optim", "AdamW and the learning-rate schedule", {
-          number("lr_init", 1e-3, "learning rate after warm-up", 0),
-          number("lr_final", 1e-5, "learning rate at the last step (cosine from lr_init)", 0),
-          integer("warmup_steps", 0, "steps of warm-up (lr x (0.1 + 0.9 step / warmup_steps))", 0),
-          number("beta1", 0.9, "AdamW beta1", 0, 1),
-          number("beta2", 0.99, "AdamW beta2", 0, 1),
-          number("eps", 1e-8, "AdamW epsilon", 0),
-          number("weight_decay", 0.0, "decoupled weight decay, only on tensors of 2+ non-unit dims", 0),
-          number("grad_clip", 1.0, "clip the global gradient norm to this (0: off)", 0),
-          number("vision_lr_scale", 1.0, "the CLIP tower's learning rate is the schedule's times this (with "
-                 "train.train_vision)", 0),
+          into(number("lr_init", 1e-3, "learning rate after warm-up", 0), MEMBER(optim.lr_init)),
+          into(number("lr_final", 1e-5, "learning rate at the last step (cosine from lr_init)", 0),
+               MEMBER(optim.lr_final)),
+          into(integer("warmup_steps", 0, "steps of warm-up (lr x (0.1 + 0.9 step / warmup_steps))", 0),
+               MEMBER(optim.warmup_steps)),
+          into(number("beta1", 0.9, "AdamW beta1", 0, 1), MEMBER(optim.beta1)),
+          into(number("beta2", 0.99, "AdamW beta2", 0, 1), MEMBER(optim.beta2)),
+          into(number("eps", 1e-8, "AdamW epsilon", 0), MEMBER(optim.eps)),
+          into(number("weight_decay", 0.0, "decoupled weight decay, only on tensors of 2+ non-unit dims", 0),
+               MEMBER(optim.weight_decay)),
+          into(number("grad_clip", 1.0, "clip the global gradient norm to this (0: off)", 0), MEMBER(optim.grad_clip)),
+          into(number("vision_lr_scale", 1.0, "the CLIP tower's learning rate is the schedule's times this (with "
+                      "train.train_vision)", 0),
+               MEMBER(optim.vision_lr_scale)),
       }),
-      object("checkpoint", "saving and keeping checkpoints", {
-          string("output_dir", "", "run folder: checkpoints, train.log, metrics.jsonl"),
-          integer("every_steps", 500, "save every N steps (and at the end, and on SIGINT / SIGTERM)", 1),
-          integer("keep_last", 3, "complete checkpoints to keep", 1),
-          string("frozen", "reference", "frozen weights a file supplied unchanged (init.*): reference: "
-                 "checkpoints record the file, name, size and hash (resume checks them); copy: every "
-                 "checkpoint holds every weight", {"reference", "copy"}),
-      }),
-      object("log", "progress output", {
-          integer("every_steps", 10, "progress line and metrics.jsonl record every N steps", 1),
-      }),
-      integer("seed", 0, "seeds weights, data order and everything random", 0),
+      resumable(object("checkpoint", "saving and keeping checkpoints", {
+          into(string("output_dir", "", "run folder: checkpoints, train.log, metrics.jsonl"),
+               MEMBER(checkpoint.output_dir)),
+          into(integer("every_steps", 500, "save every N steps (and at the end, and on SIGINT / SIGTERM)", 1),
+               MEMBER(checkpoint.every_steps)),
+          into(integer("keep_last", 3, "complete checkpoints to keep", 1), MEMBER(checkpoint.keep_last)),
+          pick("frozen", FrozenWeights::kReference, "frozen weights a file supplied unchanged (init.*): reference: "
+               "checkpoints record the file, name, size and hash (resume checks them); copy: every checkpoint "
+               "holds every weight", frozen_weights_names(), MEMBER(checkpoint.frozen)),
+      })),
+      resumable(object("log", "progress output", {
+          into(integer("every_steps", 10, "progress line and metrics.jsonl record every N steps", 1),
+               MEMBER(log_every_steps)),
+      })),
+      into(integer("seed", 0, "seeds weights, data order and everything random", 0), MEMBER(seed)),
   });
   return schema;
 }
+
+#undef MEMBER
 
 RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& source) {
   RunConfig c;
   c.source = source;
   c.resolved = validate(run_config_schema(), raw, source);
-  const auto& j = c.resolved;
-  c.model = model_config_from_json(j.at("model"), source + ": model");
-  c.scan_mode = scan_mode_from_string(j.at("model").at("scan_mode"));
-  c.tokenizer = {j.at("tokenizer").at("kind"), j.at("tokenizer").at("path")};
-  const auto& d = j.at("data");
-  c.data.file = d.at("file");
-  c.data.image_folder = d.at("image_folder");
-  c.data.prompt_style = text::prompt_style_from_string(d.at("prompt_style"));
-  c.data.ctx_len = d.at("ctx_len");
-  c.data.drop_empty_replies = d.at("drop_empty_replies");
-  c.data.max_skip_fraction = d.at("max_skip_fraction");
-  c.data.val_file = d.at("val_file");
-  c.data.val_fraction = d.at("val_fraction");
+  store_into(run_config_schema(), c.resolved, c);
+  c.model = model_config_from_json(c.resolved.at("model"), source + ": model");
+  // What one key alone cannot say.
   if (!c.data.val_file.empty() && c.data.val_fraction > 0)
     throw Error(cat(source, ": data.val_file and data.val_fraction both choose the validation set; set one"));
-  c.data.num_workers = d.at("num_workers");
-  c.data.prefetch_batches = d.at("prefetch_batches");
-  const auto& img = d.at("image");
-  c.data.image.size = img.at("size");
-  for (int i = 0; i < 3; ++i) {
-    c.data.image.mean[i] = img.at("mean")[i].get<float>();
-    c.data.image.std[i] = img.at("std")[i].get<float>();
-  }
-  c.data.image.aspect = img.at("aspect");
-  c.data.image.synthetic = img.at("synthetic");
-  c.seed = j.at("seed");
-  const auto& in = j.at("init");
-  c.init = {in.at("rwkv"), in.at("vision"), in.at("checkpoint")};
-  const auto& t = j.at("train");
-  c.train.stage = t.at("stage");
-  c.train.freeze_rwkv_layers = t.at("freeze_rwkv_layers");
   if (c.train.freeze_rwkv_layers < 0) c.train.freeze_rwkv_layers = c.train.stage == 1 ? c.model.n_layer : 0;
   if (c.train.freeze_rwkv_layers > c.model.n_layer)
     throw Error(cat(source, ": train.freeze_rwkv_layers (", c.train.freeze_rwkv_layers, ") exceeds model.n_layer (",
                     c.model.n_layer, ")"));
-  c.train.freeze_emb = t.at("freeze_emb");
-  c.train.freeze_proj = t.at("freeze_proj");
-  c.train.train_vision = t.at("train_vision");
-  c.train.micro_batch_size = t.at("micro_batch_size");
-  c.train.grad_accumulation = t.at("grad_accumulation");
-  c.train.steps = t.at("steps");
-  c.train.precision = t.at("precision");
-  c.train.grad_checkpointing = t.at("grad_checkpointing");
-  c.train.device = t.at("device");
-  c.train.zero_stage = t.at("zero_stage");
-  c.train.bucket_mb = t.at("bucket_mb");
-  c.train.dist_timeout_s = t.at("dist_timeout_s");
-  c.train.max_bad_steps = t.at("max_bad_steps");
-  c.train.val_every_steps = t.at("val_every_steps");
-  const auto& o = j.at("optim");
-  c.optim = {o.at("lr_init"), o.at("lr_final"), o.at("warmup_steps"), o.at("beta1"), o.at("beta2"),
-             o.at("eps"),     o.at("weight_decay"), o.at("grad_clip"), o.at("vision_lr_scale")};
-  const auto& ck = j.at("checkpoint");
-  c.checkpoint = {ck.at("output_dir"), ck.at("every_steps"), ck.at("keep_last"), ck.at("frozen")};
-  c.log_every_steps = j.at("log").at("every_steps");
   if (c.data.image.size != c.model.vision.image_size)
     throw Error(cat(source, ": data.image.size (", c.data.image.size, ") must equal model.vision.image_size (",
                     c.model.vision.image_size, ")"));

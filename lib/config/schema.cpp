@@ -47,6 +47,35 @@ Field number_list(std::string name, nlohmann::json def, size_t size, std::string
   return f;
 }
 
+Field resumable(Field field) {
+  field.may_change_at_resume = true;
+  return field;
+}
+
+bool may_change_at_resume(const Field& root, const std::string& key_path) {
+  const Field* at = &root;
+  std::stringstream parts(key_path);
+  for (std::string part; std::getline(parts, part, '.');) {
+    const auto it = std::find_if(at->children.begin(), at->children.end(),
+                                 [&](const Field& f) { return f.name == part; });
+    if (it == at->children.end()) return false;  // not a key of the schema
+    at = &*it;
+    if (at->may_change_at_resume) return true;
+  }
+  return false;
+}
+
+void store_fields(const Field& root, const nlohmann::json& validated, void* target, std::type_index type) {
+  for (const auto& child : root.children) {
+    const auto& value = validated.at(child.name);
+    if (child.store) {
+      if (child.target_type != type) throw std::logic_error("config key '" + child.name + "' is bound to another type");
+      child.store(value, target);
+    }
+    if (child.type == Type::kObject) store_fields(child, value, target, type);
+  }
+}
+
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = SIZE_MAX;
@@ -146,11 +175,11 @@ nlohmann::json check(const Field& field, const nlohmann::json& value, const std:
   return value;
 }
 
-void reference_rows(const Field& field, const std::string& path, std::ostringstream& os) {
+void reference_rows(const Field& field, const std::string& path, std::ostringstream& os, bool resumable) {
   for (const auto& child : field.children) {
     const std::string p = path.empty() ? child.name : path + "." + child.name;
     if (child.type == Type::kObject) {
-      reference_rows(child, p, os);
+      reference_rows(child, p, os, resumable || child.may_change_at_resume);
       continue;
     }
     std::string allowed = type_name(child.type);
@@ -158,7 +187,9 @@ void reference_rows(const Field& field, const std::string& path, std::ostringstr
     if (child.min || child.max)
       allowed += cat(" in [", child.min ? cat(*child.min) : "-inf", ", ", child.max ? cat(*child.max) : "inf", "]");
     const std::string def = child.required ? "required" : "`" + child.default_value.dump() + "`";
-    os << "| `" << p << "` | " << allowed << " | " << def << " | " << child.doc << " |\n";
+    const bool may_change = resumable || child.may_change_at_resume;
+    os << "| `" << p << "` | " << allowed << " | " << def << " | " << child.doc
+       << (may_change ? " (a resume may change it)" : "") << " |\n";
   }
 }
 
@@ -190,7 +221,7 @@ void apply_override(nlohmann::json& config, const std::string& assignment) {
 std::string markdown_reference(const Field& root) {
   std::ostringstream os;
   os << "| key | type | default | meaning |\n|---|---|---|---|\n";
-  reference_rows(root, "", os);
+  reference_rows(root, "", os, root.may_change_at_resume);
   return os.str();
 }
 

@@ -58,20 +58,19 @@ std::set<std::string> words_of(const std::string& name) {
 
 }  // namespace
 
-std::optional<double> peak_flops(const std::string& device_name, const std::string& precision) {
-  if (precision != "bf16" && precision != "fp32") return std::nullopt;
+std::optional<double> peak_flops(const std::string& device_name, Precision precision) {
   const auto words = words_of(device_name);
   for (const auto& row : table()) {
     if (!std::all_of(row.words.begin(), row.words.end(), [&](const std::string& w) { return words.count(w) > 0; }))
       continue;
-    const double peak = precision == "bf16" ? row.bf16 : row.fp32;
+    const double peak = precision == Precision::kBf16 ? row.bf16 : row.fp32;
     if (peak > 0) return peak;
     return std::nullopt;
   }
   return std::nullopt;
 }
 
-std::optional<double> device_peak_flops(const torch::Device& device, const std::string& precision) {
+std::optional<double> device_peak_flops(const torch::Device& device, Precision precision) {
   if (!device.is_cuda()) return std::nullopt;
   return peak_flops(cuda_device_name(device.has_index() ? device.index() : -1), precision);
 }

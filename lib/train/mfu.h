@@ -13,13 +13,15 @@
 #include <optional>
 #include <string>
 
+#include "config/run_config.h"
+
 namespace vrwkv::train {
 
 // `device_name` as CUDA reports it ("NVIDIA A100-SXM4-80GB", "NVIDIA H100 PCIe", ...);
-// `precision`: "bf16" or "fp32" (train.precision).
-std::optional<double> peak_flops(const std::string& device_name, const std::string& precision);
+// `precision`: train.precision.
+std::optional<double> peak_flops(const std::string& device_name, Precision precision);
 
 // The peak of `device` for a run in `precision`; none on the CPU.
-std::optional<double> device_peak_flops(const torch::Device& device, const std::string& precision);
+std::optional<double> device_peak_flops(const torch::Device& device, Precision precision);
 
 }  // namespace vrwkv::train

@@ -105,9 +105,9 @@ io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& t) {
   return trained;
 }
 
-torch::Device choose_device(const std::string& setting, int local_rank) {
-  if (setting == "cpu") return torch::kCPU;
-  if (setting == "cuda") {
+torch::Device choose_device(DeviceSetting setting, int local_rank) {
+  if (setting == DeviceSetting::kCpu) return torch::kCPU;
+  if (setting == DeviceSetting::kCuda) {
     VRWKV_CHECK(torch::cuda::is_available(), "train.device is cuda but no CUDA device is available");
     return torch::Device(torch::kCUDA, local_rank % std::max<int64_t>(1, torch::cuda::device_count()));
   }
@@ -152,7 +152,7 @@ RunModel prepare_model(const RunConfig& config, torch::Device device, dist::Comm
       owned, AdamWOptions{config.optim.beta1, config.optim.beta2, config.optim.eps, config.optim.weight_decay,
                           {{"vit.", config.optim.vision_lr_scale}}});
   if (!resume_dir.empty()) restore_optimizer_state(*run.optimizer, owned, resume_dir);
-  if (config.train.precision == "bf16") run.model->to(torch::kBFloat16);
+  if (config.train.precision == Precision::kBf16) run.model->to(torch::kBFloat16);
   if (!resume_dir.empty()) restore_rng(resume_dir);
   return run;
 }

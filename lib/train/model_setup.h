@@ -25,8 +25,8 @@ TensorSources load_initial_weights(VisualRWKV& model, const InitConfig& init, co
 // Sets requires_grad from the stage and the freeze knobs; returns the trained tensors in model order.
 io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& train);
 
-// The device a run uses: train.device, with "auto" meaning the local GPU (LOCAL_RANK) when CUDA is available.
-torch::Device choose_device(const std::string& setting, int local_rank);
+// The device a run uses: train.device, auto meaning the local GPU (LOCAL_RANK) when CUDA is available.
+torch::Device choose_device(DeviceSetting setting, int local_rank);
 
 // A run's model and optimizer, ready for its first step.
 struct RunModel {

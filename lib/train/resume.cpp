@@ -54,11 +54,8 @@ void trim_metrics(const fs::path& path, int64_t last_step) {
 }  // namespace
 
 bool resume_may_change(const std::string& key) {
-  for (const char* prefix : {"train.steps", "checkpoint.", "log.", "data.num_workers", "data.prefetch_batches",
-                             "train.dist_timeout_s", "init.", "train.grad_accumulation",
-                             "train.max_bad_steps", "data.val_file", "train.val_every_steps"})
-    if (key.rfind(prefix, 0) == 0) return true;
-  return false;
+  // The schema marks them (config::resumable): how long, how often, where; not what is trained on.
+  return config::may_change_at_resume(run_config_schema(), key);
 }
 
 int64_t global_batch(const RunConfig& config, int world_size) {

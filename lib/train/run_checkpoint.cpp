@@ -17,7 +17,7 @@ CheckpointContents checkpoint_contents(const RunConfig& config, dist::Communicat
   if (c.writes_optimizer) c.optimizer = run.optimizer->state();
   if (comm.is_main()) {
     // Frozen weights a file supplied are referred to, not stored (unless checkpoint.frozen=copy).
-    const bool refer = config.checkpoint.frozen == "reference";
+    const bool refer = config.checkpoint.frozen == FrozenWeights::kReference;
     int64_t index = 0;
     for (const auto& item : run.model->named_parameters()) {
       const auto source = run.frozen_sources.find(item.key());

@@ -26,9 +26,9 @@ TrainedModel load_trained_model(const std::string& path, const std::vector<std::
   return t;
 }
 
-void prepare_for_inference(VisualRWKV& model, torch::Device device, const std::string& precision) {
+void prepare_for_inference(VisualRWKV& model, torch::Device device, Precision precision) {
   model->to(device);
-  if (precision == "bf16") model->to(torch::kBFloat16);
+  if (precision == Precision::kBf16) model->to(torch::kBFloat16);
   for (auto& p : model->parameters()) p.requires_grad_(false);
   model->eval();
 }

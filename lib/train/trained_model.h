@@ -23,9 +23,9 @@ struct TrainedModel {
 // GPU of a multi-process launch.
 TrainedModel load_trained_model(const std::string& path, const std::vector<std::string>& sets, int local_rank);
 
-// A model made ready for answering: on `device`, in `precision` ("bf16", else float32 as built),
+// A model made ready for answering: on `device`, in `precision` (bf16, or float32 as built),
 // nothing trained, eval mode. What load_trained_model does after loading the weights.
-void prepare_for_inference(VisualRWKV& model, torch::Device device, const std::string& precision);
+void prepare_for_inference(VisualRWKV& model, torch::Device device, Precision precision);
 
 // The checkpoint folder's name ("step_00001000"), also when the path ends with a separator.
 std::string checkpoint_folder_name(const std::string& dir);
