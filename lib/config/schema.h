@@ -77,6 +77,13 @@ template <class Enum>
 using EnumNames = std::vector<std::pair<std::string, Enum>>;
 
 template <class Enum>
+std::vector<std::string> names_in(const EnumNames<Enum>& names) {
+  std::vector<std::string> out;
+  for (const auto& entry : names) out.push_back(entry.first);
+  return out;
+}
+
+template <class Enum>
 const std::string& name_of(const EnumNames<Enum>& names, Enum value) {
   for (const auto& [name, v] : names)
     if (v == value) return name;
@@ -88,18 +95,15 @@ template <class Enum>
 Enum value_named(const EnumNames<Enum>& names, const std::string& name, const std::string& what) {
   for (const auto& [n, v] : names)
     if (n == name) return v;
-  std::vector<std::string> all;
-  for (const auto& entry : names) all.push_back(entry.first);
-  throw Error(cat(what, ": '", name, "' is not one of its values (did you mean '", nearest(name, all), "'?)"));
+  throw Error(cat(what, ": '", name, "' is not one of its values (did you mean '", nearest(name, names_in(names)),
+                  "'?)"));
 }
 
 // A string key that chooses a value of an enum (its choices are the names), bound to a Target's member.
 template <class Target, class Enum, class Member>
 Field choice(std::string name, Enum def, std::string doc, const EnumNames<Enum>& names, Member member) {
-  std::vector<std::string> choices;
-  for (const auto& entry : names) choices.push_back(entry.first);
   const std::string key = name;
-  return bind<Target>(string(std::move(name), name_of(names, def), std::move(doc), std::move(choices)), member,
+  return bind<Target>(string(std::move(name), name_of(names, def), std::move(doc), names_in(names)), member,
                       [names, key](const nlohmann::json& value) { return value_named(names, value.get<std::string>(), key); });
 }
 
@@ -122,6 +126,5 @@ void apply_override(nlohmann::json& config, const std::string& assignment);
 
 // The reference of every key as a Markdown table (docs/config.md).
 std::string markdown_reference(const Field& root);
-
 
 }  // namespace vrwkv::config

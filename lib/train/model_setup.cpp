@@ -107,13 +107,10 @@ io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& t) {
 
 torch::Device choose_device(DeviceSetting setting, int local_rank) {
   if (setting == DeviceSetting::kCpu) return torch::kCPU;
-  if (setting == DeviceSetting::kCuda) {
-    VRWKV_CHECK(torch::cuda::is_available(), "train.device is cuda but no CUDA device is available");
-    return torch::Device(torch::kCUDA, local_rank % std::max<int64_t>(1, torch::cuda::device_count()));
-  }
-  if (torch::cuda::is_available())
-    return torch::Device(torch::kCUDA, local_rank % std::max<int64_t>(1, torch::cuda::device_count()));
-  return torch::kCPU;
+  const bool cuda = torch::cuda::is_available();
+  VRWKV_CHECK(cuda || setting != DeviceSetting::kCuda, "train.device is cuda but no CUDA device is available");
+  if (!cuda) return torch::kCPU;
+  return torch::Device(torch::kCUDA, local_rank % std::max<int64_t>(1, torch::cuda::device_count()));
 }
 
 }  // namespace vrwkv::train
