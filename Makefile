@@ -91,12 +91,14 @@ clean:
 	rm -rf $(BUILD_DIR) $(TORCH2_BUILD_DIR)
 
 # Benchmarks print figures (they are not tests): tokenizer speed, image pipeline, dataset index and
-# loader, the trainer's step (tiny shapes on the CPU), eval decoding (batched recurrent vs re-run).
+# loader, the WKV7 kernel against a loop, the trainer's step (tiny shapes on the CPU), eval decoding
+# (batched recurrent vs re-run).
 .PHONY: bench
 bench: build
 	$(BUILD_DIR)/bench/bench_tokenizer ../shared/data/rwkv_vocab_v20230424.txt
 	$(BUILD_DIR)/bench/bench_images ../shared/data/images
 	$(BUILD_DIR)/bench/bench_data
+	$(BUILD_DIR)/bench/bench_wkv7
 	$(BUILD_DIR)/bench/bench_train_step --model configs/tiny/stage2.json --ctx 128 --device cpu --steps 3
 	$(BUILD_DIR)/bench/bench_eval --model configs/demo/stage2.json --new-tokens 128 --questions 64 --batches 1,32
 

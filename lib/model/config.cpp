@@ -2,6 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
 #include "base/error.h"
 
 namespace vrwkv {
@@ -34,6 +38,30 @@ int64_t ModelConfig::image_tokens() const {
   if (grid_size == 0) return 1;                          // cls alone
   if (grid_size == 1) return 2;                          // mean of patches, cls
   return grid_size * grid_size + 1;                      // pooled grid, cls
+}
+
+namespace {
+
+// max(32, 32 * round(x / 32)) with Python's round (halves to even, as std::nearbyint by default).
+int64_t lora_width(double x) { return std::max<int64_t>(32, 32 * static_cast<int64_t>(std::nearbyint(x / 32.0))); }
+
+}  // namespace
+
+Rwkv7Config Rwkv7Config::resolved() const {
+  Rwkv7Config c = *this;
+  VRWKV_CHECK(c.n_layer > 0, "model.n_layer must be positive, got ", c.n_layer);
+  VRWKV_CHECK(c.n_embd > 0, "model.n_embd must be positive, got ", c.n_embd);
+  VRWKV_CHECK(c.head_size > 0 && c.n_embd % c.head_size == 0, "model.n_embd (", c.n_embd,
+              ") must be a multiple of model.head_size (", c.head_size, ")");
+  VRWKV_CHECK(c.vocab_size > 0, "model.vocab_size must be positive");
+  const double C = double(c.n_embd);
+  if (c.d_decay == 0) c.d_decay = lora_width(1.8 * std::sqrt(C));
+  if (c.d_aaa == 0) c.d_aaa = lora_width(1.8 * std::sqrt(C));
+  if (c.d_mv == 0) c.d_mv = lora_width(1.3 * std::sqrt(C));
+  if (c.d_gate == 0) c.d_gate = lora_width(0.6 * std::pow(C, 0.8));
+  for (auto [name, width] : {std::pair{"d_decay", c.d_decay}, {"d_aaa", c.d_aaa}, {"d_mv", c.d_mv}, {"d_gate", c.d_gate}})
+    VRWKV_CHECK(width > 0, "model.", name, " must be positive, got ", width);
+  return c;
 }
 
 namespace {

@@ -1,4 +1,5 @@
-// Sizes of a VisualRWKV model: the RWKV-6 language model, the CLIP vision tower, the projector.
+// Sizes of a VisualRWKV model: the RWKV-6 language model, the CLIP vision tower, the projector; the
+// RWKV-7 language model of v7.
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 
@@ -37,6 +38,24 @@ struct ModelConfig {
   int64_t n_head() const { return dim_att / head_size; }
   // Number of image embeddings K that one image becomes after grid pooling.
   int64_t image_tokens() const;
+};
+
+// Sizes of an RWKV-7 (x070) language model (SPEC-v7 section 1). The LoRA widths default to the
+// original's formulas (Python's round, halves to even), so a World file of any size loads strictly.
+struct Rwkv7Config {
+  int64_t n_layer = 12;
+  int64_t n_embd = 768;
+  int64_t head_size = 64;  // the original's kernel is built for 64; the CPU kernel takes any size
+  int64_t vocab_size = 65536;
+  int64_t d_decay = 0;  // D_w: 0 = max(32, 32 * round(1.8 * sqrt(C) / 32))
+  int64_t d_aaa = 0;    // D_a (in-context learning rate): 0 = the same formula as D_w
+  int64_t d_mv = 0;     // D_v (value residual): 0 = max(32, 32 * round(1.3 * sqrt(C) / 32))
+  int64_t d_gate = 0;   // D_g: 0 = max(32, 32 * round(0.6 * C^0.8 / 32))
+
+  // Fills the LoRA widths and checks consistency; throws vrwkv::Error naming the field.
+  Rwkv7Config resolved() const;
+  int64_t n_head() const { return n_embd / head_size; }
+  int64_t dim_ffn() const { return 4 * n_embd; }  // fixed in RWKV_CMix_x070
 };
 
 // Reads the fields present in `j` (the layout of fixtures' model.json); `where` names the source in errors.

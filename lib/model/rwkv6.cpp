@@ -3,47 +3,16 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "model/layers.h"
+#include "model/token_shift.h"
 #include "model/wkv6.h"
 #include "model/wkv6_state.h"
 
 namespace vrwkv {
-namespace {
-
-constexpr double kLayerNormEps = 1e-5;
-constexpr double kHeadSizeDivisor = 8.0;  // GroupNorm eps = 1e-5 * divisor^2, as the original
-
-torch::nn::Linear linear(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
-}
-
-torch::nn::LayerNorm layer_norm(int64_t c) {
-  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({c}).eps(kLayerNormEps));
-}
-
-// d[c] = c / C, the per-channel ramp of the initialisation formulas.
-torch::Tensor ramp(int64_t C) { return torch::arange(C, torch::kFloat64) / double(C); }
-
-// A [1, 1, C] float32 parameter value from a float64 formula.
-torch::Tensor as_mix(const torch::Tensor& v) { return v.to(torch::kFloat32).view({1, 1, -1}); }
-
-// shift(x) for a chunk that continues after `prev` [B, C] (the input at the position before it); a
-// fresh state (or none) is token_shift itself, so reading from zeros is the forward's arithmetic.
-torch::Tensor shifted(const torch::Tensor& x, const LayerState* state, torch::Tensor LayerState::*prev, bool fresh) {
-  if (!state || fresh) return token_shift(x);
-  const auto p = (state->*prev).to(x.dtype()).unsqueeze(1);
-  if (x.size(1) == 1) return p;
-  return torch::cat({p, x.narrow(1, 0, x.size(1) - 1)}, 1);
-}
-
-// The input at the last position, copied so the state does not keep the whole chunk alive.
-torch::Tensor last_position(const torch::Tensor& x) { return x.select(1, x.size(1) - 1).clone(); }
-
-}  // namespace
-
-torch::Tensor token_shift(const torch::Tensor& x) {
-  using torch::indexing::Slice;
-  return torch::constant_pad_nd(x, {0, 0, 1, 0}).index({Slice(), Slice(0, x.size(1))});
-}
+using layers::as_mix;
+using layers::layer_norm;
+using layers::linear;
+using layers::ramp;
 
 TimeMixImpl::TimeMixImpl(const ModelConfig& c, int64_t layer_id)
     : n_head(c.n_head()), head_size(c.head_size) {
@@ -72,8 +41,7 @@ TimeMixImpl::TimeMixImpl(const ModelConfig& c, int64_t layer_id)
   value = register_module("value", linear(C, A));
   output = register_module("output", linear(A, C));
   gate = register_module("gate", linear(C, A));
-  ln_x = register_module("ln_x", torch::nn::GroupNorm(torch::nn::GroupNormOptions(n_head, A).eps(
-                                     1e-5 * kHeadSizeDivisor * kHeadSizeDivisor)));
+  ln_x = register_module("ln_x", layers::head_group_norm(n_head, A));
 }
 
 torch::Tensor TimeMixImpl::forward(const torch::Tensor& x, LayerState* state, bool fresh) {

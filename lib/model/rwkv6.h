@@ -7,22 +7,10 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/layer_state.h"
+#include "model/token_shift.h"
 
 namespace vrwkv {
-
-// shift(x)[t] = x[t-1], zero at t = 0, per sequence. x: [B, T, C].
-torch::Tensor token_shift(const torch::Tensor& x);
-
-// What a block carries from one chunk of a sequence to the next (recurrent decoding, SPEC section
-// 2): each mix's input at the last position read (its token shift) and the WKV state of every head.
-// The block's forward takes it optionally: without it a block reads a whole sequence from zeros (the
-// training forward); with it the block continues after the state and leaves the state after its
-// last position there. `fresh`: nothing read yet, so the arithmetic is the training forward's.
-struct LayerState {
-  torch::Tensor att_shift;  // [B, C]: ln1 output at the last position read (TimeMix's shift(x))
-  torch::Tensor wkv;        // [B, H, N, N]: float32 (float64 for a float64 model)
-  torch::Tensor ffn_shift;  // [B, C]: ln2 output at the last position read (ChannelMix's shift(x))
-};
 
 struct TimeMixImpl : torch::nn::Module {
   TimeMixImpl(const ModelConfig& config, int64_t layer_id);
