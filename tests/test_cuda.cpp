@@ -1,14 +1,18 @@
 // The CUDA path on a GPU (run by `make gpu-check`, tag [cuda]; not registered with CTest, since CI
-// has no GPU): the wkv6 operator with autograd on CUDA against the CPU kernel in float64, strong
-// decay element by element, zero-padded small heads, the clear errors for what the kernel does not
-// cover, and the recurrent state's device path. Without a GPU every test here fails: gpu-check runs
+// has no GPU): the wkv6 and wkv7 operators with autograd on CUDA against the CPU kernels in float64
+// (which test_wkv6 / test_wkv7 check against their references), strong decay or strong in-context
+// removal element by element, zero-padded small heads, the clear errors for what the kernels do not
+// cover, the recurrent state's device path, and RWKV-7 on CUDA against the float64 reference model. Without a GPU every test here fails: gpu-check runs
 // them only where torch sees one.
 #include <torch/torch.h>
 
 #include "catch_compat.h"
 #include "infer/recurrent.h"
 #include "model/wkv6.h"
+#include "model/rwkv7.h"
 #include "model/wkv6_state.h"
+#include "model/wkv7.h"
+#include "rwkv7_reference.h"
 #include "tensor_compare.h"
 #include "wkv_inputs.h"
 
@@ -55,22 +59,27 @@ Outputs reference(const Inputs& in, const torch::Tensor& dy, torch::ScalarType t
           vrwkv::wkv6_backward_cpu(r64.r, r64.k, r64.v, r64.w, r64.u, dy64)};
 }
 
+// got (any device and dtype) against want (float64 on the CPU): finite, within tol relative to the
+// whole; with `elementwise`, every element within tol of itself plus a tenth of the largest (small
+// values count too).
+void check_matches(const char* what, const torch::Tensor& got, const torch::Tensor& want, double tol,
+                   bool elementwise) {
+  INFO(what);
+  const auto g = got.detach().to(torch::kCPU, torch::kFloat64);
+  CHECK(torch::isfinite(g).all().item<bool>());
+  CHECK(relative_error(g, want) < tol);
+  if (elementwise) {
+    const auto bound = tol * (want.abs() + 0.1 * want.abs().max());
+    const auto outside = ((g - want).abs() > bound).sum().item<int64_t>();
+    INFO(outside << " of " << want.numel() << " elements outside");
+    CHECK(outside == 0);
+  }
+}
+
 void compare(const Outputs& got, const Outputs& want, double tol, bool elementwise) {
   const char* names[] = {"dr", "dk", "dv", "dw", "du"};
-  auto one = [&](const char* what, const torch::Tensor& g, const torch::Tensor& w) {
-    INFO(what);
-    CHECK(torch::isfinite(g).all().item<bool>());
-    CHECK(relative_error(g, w) < tol);
-    if (elementwise) {
-      // Every element within tol of itself plus a tenth of the largest: small values count too.
-      const auto bound = tol * (w.abs() + 0.1 * w.abs().max());
-      const auto outside = ((g - w).abs() > bound).sum().item<int64_t>();
-      INFO(outside << " of " << w.numel() << " elements outside");
-      CHECK(outside == 0);
-    }
-  };
-  one("y", got.y, want.y);
-  for (size_t i = 0; i < 5; ++i) one(names[i], got.grads[i], want.grads[i]);
+  check_matches("y", got.y, want.y, tol, elementwise);
+  for (size_t i = 0; i < 5; ++i) check_matches(names[i], got.grads[i], want.grads[i], tol, elementwise);
 }
 
 }  // namespace
@@ -123,4 +132,114 @@ TEST_CASE("recurrent state on CUDA: chunks from a state stay on the device and m
   CHECK(s.device() == device);
   CHECK(relative_error(y.cpu(), y_cpu) < 1e-4);
   CHECK(relative_error(s.cpu(), s_cpu) < 1e-4);
+}
+
+namespace {
+
+// wkv7() with autograd on `device` in `type` against the CPU kernel in float64 on the same rounded
+// inputs, loss sum(y * dy): y and the six gradients.
+void compare_wkv7(const vrwkv::test::Wkv7Inputs& in, torch::Device device, torch::ScalarType type, double tol,
+                  bool elementwise) {
+  const auto dy = torch::randn_like(in.r).to(torch::kFloat32);
+  std::vector<torch::Tensor> rounded, leaves;
+  for (const auto* t : {&in.r, &in.w, &in.k, &in.v, &in.alpha, &in.beta}) {
+    rounded.push_back(t->to(type).to(torch::kFloat64));
+    leaves.push_back(t->to(device, type).detach().requires_grad_(true));
+  }
+  auto y = vrwkv::wkv7(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], in.N);
+  CHECK(y.device() == device);
+  CHECK(y.scalar_type() == type);
+  (y.to(torch::kFloat32) * dy.to(device)).sum().backward();
+  const auto& x = rounded;
+  const auto y64 = vrwkv::wkv7_forward_cpu(x[0], x[1], x[2], x[3], x[4], x[5], in.N).first;
+  const auto g64 = vrwkv::wkv7_backward_cpu(x[0], x[1], x[2], x[3], x[4], x[5], in.N, dy.to(torch::kFloat64));
+  const char* names[] = {"dr", "dw", "dk", "dv", "dalpha", "dbeta"};
+  check_matches("y", y, y64, tol, elementwise);
+  for (int n = 0; n < 6; ++n) {
+    REQUIRE(leaves[n].grad().defined());
+    CHECK(leaves[n].grad().device() == device);
+    check_matches(names[n], leaves[n].grad(), g64[n], tol, elementwise);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("wkv7 on CUDA with autograd matches the CPU kernel in float64", "[cuda]") {
+  const auto device = gpu();
+  struct Case {
+    int64_t B, T, H, N;
+    double a_min;  // 0.999: strong in-context removal
+  };
+  // T not a multiple of 16 (the last snapshot closes a short chunk), long T, strong removal, small heads
+  // (zero-padded to 64).
+  for (const Case c : {Case{2, 67, 3, 64, 0.0}, Case{1, 1024, 2, 64, 0.0}, Case{2, 300, 2, 64, 0.999},
+                       Case{3, 45, 2, 32, 0.0}, Case{2, 80, 4, 16, 0.999}}) {
+    for (auto type : {torch::kFloat32, torch::kBFloat16}) {
+      INFO("B " << c.B << " T " << c.T << " H " << c.H << " N " << c.N << " a_min " << c.a_min << " " << type);
+      const auto in = vrwkv::test::random_wkv7_inputs(c.B, c.T, c.H, c.N, torch::kFloat64, 91 + c.T + c.N, c.a_min);
+      // float32: the fixtures README's tolerance for gradients; bfloat16 outputs round to 8 bits.
+      const double tol = type == torch::kFloat32 ? 1e-3 : 2e-2;
+      compare_wkv7(in, device, type, tol, c.a_min > 0);
+    }
+  }
+}
+
+TEST_CASE("wkv7 on CUDA: chunks from a state stay on the device and match the CPU; errors are clear", "[cuda]") {
+  const auto device = gpu();
+  for (int64_t N : {64, 16}) {
+    INFO("N " << N);
+    const auto in = vrwkv::test::random_wkv7_inputs(2, 40, 2, N, torch::kFloat32, 8);
+    const auto state0 = torch::randn({2, 2, N, N});
+    const auto [y_cpu, s_cpu] = vrwkv::wkv7_forward_cpu(in.r, in.w, in.k, in.v, in.alpha, in.beta, N, state0);
+    auto on = [&](const torch::Tensor& t) { return t.to(device); };
+    const auto [y, s] = vrwkv::wkv7_forward_from_state(on(in.r), on(in.w), on(in.k), on(in.v), on(in.alpha),
+                                                       on(in.beta), N, on(state0));
+    CHECK(y.device() == device);
+    CHECK(s.device() == device);
+    CHECK(s.scalar_type() == torch::kFloat32);
+    CHECK(relative_error(y.cpu(), y_cpu) < 1e-4);
+    CHECK(relative_error(s.cpu(), s_cpu) < 1e-4);
+  }
+  const auto in = vrwkv::test::random_wkv7_inputs(1, 8, 2, 64, torch::kFloat64, 3);
+  auto on = [&](const torch::Tensor& t, torch::ScalarType ty) { return t.to(device, ty); };
+  REQUIRE_THROWS_WITH(vrwkv::wkv7(on(in.r, torch::kFloat64), on(in.w, torch::kFloat64), on(in.k, torch::kFloat64),
+                                  on(in.v, torch::kFloat64), on(in.alpha, torch::kFloat64),
+                                  on(in.beta, torch::kFloat64), 64),
+                      contains("the CUDA kernel has no variant for r [1, 8, 128] Double"));
+  REQUIRE_THROWS_WITH(vrwkv::wkv7(on(in.r, torch::kFloat32), in.w.to(torch::kFloat32), on(in.k, torch::kFloat32),
+                                  on(in.v, torch::kFloat32), on(in.alpha, torch::kFloat32),
+                                  on(in.beta, torch::kFloat32), 64),
+                      contains("inputs on cuda:0 and cpu"));
+}
+
+TEST_CASE("RWKV-7 on CUDA in float32 equals the float64 reference model", "[cuda]") {
+  const auto device = gpu();
+  vrwkv::Rwkv7Config c;
+  c.n_layer = 2;
+  c.n_embd = 128;
+  c.vocab_size = 300;
+  torch::manual_seed(21);
+  vrwkv::RWKV7 model(c);
+  {
+    // Away from the init's zeros, so every path carries signal.
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  vrwkv::test::Params params;
+  for (auto& item : model->named_parameters()) params[item.key()] = item.value().detach().clone();
+  const auto x = torch::randn({2, 40, 128}, torch::kFloat64);
+  const auto expected = vrwkv::test::reference_rwkv7(params, x, c.n_layer, c.head_size);
+  model->to(device);
+  torch::NoGradGuard no_grad;
+  const auto logits = model->forward(x.to(device, torch::kFloat32));
+  CHECK(logits.device() == device);
+  CHECK(relative_error(logits.cpu(), expected) < 1e-4);
+  // Decoding in chunks from states on the device gives the same (the first chunk, 24 long, gets the
+  // same 8 pads as the whole 40).
+  std::vector<vrwkv::LayerState> states(c.n_layer);
+  const auto x32 = x.to(device, torch::kFloat32);
+  const auto first = model->forward_hidden(x32.narrow(1, 0, 24), &states, true);
+  const auto rest = model->forward_hidden(x32.narrow(1, 24, 16), &states, false);
+  CHECK(states[0].wkv.device() == device);
+  CHECK(relative_error(model->head(torch::cat({first, rest}, 1)).cpu(), expected) < 1e-4);
 }

@@ -8,31 +8,14 @@
 #include "model/wkv7.h"
 #include "rwkv7_reference.h"
 #include "tensor_compare.h"
+#include "wkv_inputs.h"
 
 namespace {
 
 using vrwkv::test::reference_wkv7;
+using vrwkv::test::random_wkv7_inputs;
 using vrwkv::test::relative_error;
-
-struct Wkv7Inputs {
-  torch::Tensor r, w, k, v, alpha, beta;
-  int64_t N;
-};
-
-// The inputs as the model makes them: w soft-clamped below -0.5 (decay in (0.545, 1)), alpha = -kk and
-// beta = kk * a with kk unit length per head and a in (0, 1); `a_min` near 1 gives strong removal.
-Wkv7Inputs model_like_inputs(int64_t B, int64_t T, int64_t H, int64_t N, torch::ScalarType type, uint64_t seed,
-                             double a_min = 0.0) {
-  torch::manual_seed(seed);
-  auto o = torch::TensorOptions().dtype(torch::kFloat64);
-  const auto r = torch::randn({B, T, H * N}, o), k = torch::randn({B, T, H * N}, o), v = torch::randn({B, T, H * N}, o);
-  const auto w = -torch::softplus(-(torch::randn({B, T, H * N}, o) * 2.0 - 1.0)) - 0.5;
-  auto kk = torch::randn({B, T, H, N}, o);
-  kk = (kk / kk.norm(2, -1, true)).view({B, T, H * N});
-  const auto a = a_min + (1.0 - a_min) * torch::rand({B, T, H * N}, o);
-  auto to = [&](const torch::Tensor& t) { return t.to(type); };
-  return {to(r), to(w), to(k), to(v), to(-kk), to(kk * a), N};
-}
+using vrwkv::test::Wkv7Inputs;
 
 torch::Tensor reference(const Wkv7Inputs& in) { return reference_wkv7(in.r, in.w, in.k, in.v, in.alpha, in.beta, in.N); }
 
@@ -56,7 +39,7 @@ TEST_CASE("wkv7 forward matches the per-step float64 reference element by elemen
   // T = 5: shorter than a chunk; 37: crosses two chunk boundaries; 64: the head size of the original.
   for (auto [B, T, H, N] : {std::array<int64_t, 4>{2, 5, 2, 4}, {1, 37, 3, 8}, {2, 48, 1, 64}}) {
     INFO("B " << B << " T " << T << " H " << H << " N " << N);
-    const auto in = model_like_inputs(B, T, H, N, torch::kFloat64, 100 + T);
+    const auto in = random_wkv7_inputs(B, T, H, N, torch::kFloat64, 100 + T);
     CHECK(max_elementwise_error(kernel(in), reference(in)) < 1e-13);
   }
 }
@@ -64,7 +47,7 @@ TEST_CASE("wkv7 forward matches the per-step float64 reference element by elemen
 TEST_CASE("wkv7 with strong in-context removal (a near 1) stays on the float64 reference", "[wkv7]") {
   // a in (0.999, 1) and decays near 1: each step removes nearly all of the state along kk, the case
   // where an unstable formulation (or the original's division by d in its backward) loses accuracy.
-  auto in64 = model_like_inputs(2, 80, 2, 64, torch::kFloat64, 11, /*a_min=*/0.999);
+  auto in64 = random_wkv7_inputs(2, 80, 2, 64, torch::kFloat64, 11, /*a_min=*/0.999);
   in64.w = torch::full_like(in64.w, -6.0);  // decay exp(-exp(-6)) = 0.9975
   const auto y64 = reference(in64);
   CHECK(max_elementwise_error(kernel(in64), y64) < 1e-13);
@@ -106,7 +89,7 @@ TEST_CASE("wkv7 with a = 1 and no decay removes the state along kk exactly", "[w
 TEST_CASE("wkv7 backward matches autograd through the float64 reference", "[wkv7]") {
   for (auto [B, T, H, N] : {std::array<int64_t, 4>{2, 7, 2, 4}, {1, 45, 2, 16}}) {
     INFO("B " << B << " T " << T << " H " << H << " N " << N);
-    auto in = model_like_inputs(B, T, H, N, torch::kFloat64, 300 + T);
+    auto in = random_wkv7_inputs(B, T, H, N, torch::kFloat64, 300 + T);
     const auto dy = torch::randn_like(in.r);
     const auto grads = vrwkv::wkv7_backward_cpu(in.r, in.w, in.k, in.v, in.alpha, in.beta, N, dy);
     std::vector<torch::Tensor> leaves = {in.r, in.w, in.k, in.v, in.alpha, in.beta};
@@ -123,7 +106,7 @@ TEST_CASE("wkv7 backward matches autograd through the float64 reference", "[wkv7
 TEST_CASE("wkv7 backward matches float64 finite differences", "[wkv7]") {
   // T = 20 crosses one chunk boundary of the backward's state recomputation.
   const int64_t N = 4;
-  const auto in = model_like_inputs(1, 20, 2, N, torch::kFloat64, 77);
+  const auto in = random_wkv7_inputs(1, 20, 2, N, torch::kFloat64, 77);
   const auto dy = torch::randn_like(in.r);
   const auto grads = vrwkv::wkv7_backward_cpu(in.r, in.w, in.k, in.v, in.alpha, in.beta, N, dy);
   const double eps = 1e-6;
@@ -148,7 +131,7 @@ TEST_CASE("wkv7 backward matches float64 finite differences", "[wkv7]") {
 }
 
 TEST_CASE("wkv7 autograd operator gives the kernel's gradients", "[wkv7]") {
-  auto in = model_like_inputs(1, 33, 2, 8, torch::kFloat32, 3);
+  auto in = random_wkv7_inputs(1, 33, 2, 8, torch::kFloat32, 3);
   std::vector<torch::Tensor> leaves = {in.r, in.w, in.k, in.v, in.alpha, in.beta};
   for (auto& t : leaves) t.requires_grad_(true);
   const auto dy = torch::randn_like(in.r);
@@ -162,7 +145,7 @@ TEST_CASE("wkv7 autograd operator gives the kernel's gradients", "[wkv7]") {
 }
 
 TEST_CASE("wkv7 continued from a state equals one pass over the whole sequence", "[wkv7]") {
-  const auto in = model_like_inputs(2, 30, 2, 8, torch::kFloat64, 9);
+  const auto in = random_wkv7_inputs(2, 30, 2, 8, torch::kFloat64, 9);
   const auto [y_all, s_all] = vrwkv::wkv7_forward_cpu(in.r, in.w, in.k, in.v, in.alpha, in.beta, 8);
   auto part = [&](const torch::Tensor& t, int64_t from, int64_t len) { return t.narrow(1, from, len); };
   auto run = [&](int64_t from, int64_t len, const torch::Tensor& state) {
@@ -186,7 +169,7 @@ TEST_CASE("wkv7 continued from a state equals one pass over the whole sequence",
 }
 
 TEST_CASE("wkv7 rejects mismatched shapes and head sizes", "[wkv7]") {
-  const auto in = model_like_inputs(1, 4, 2, 4, torch::kFloat32, 5);
+  const auto in = random_wkv7_inputs(1, 4, 2, 4, torch::kFloat32, 5);
   CHECK_THROWS_WITH(vrwkv::wkv7(in.r, in.w, in.k, in.v, in.alpha, in.beta, 3),
                     vrwkv::test::contains("not a multiple of head size 3"));
   CHECK_THROWS_WITH(vrwkv::wkv7(in.r, in.w, in.k.narrow(1, 0, 2), in.v, in.alpha, in.beta, 4),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Proves on a machine without a GPU that the CUDA sources of the WKV6 kernels still compile:
-#   1. nvcc -c lib/model/cuda/wkv6_kernels.cu              (sm_90; fails on any warning or register spill)
+# Proves on a machine without a GPU that the CUDA sources of the WKV6 and WKV7 kernels still compile:
+#   1. nvcc -c lib/model/cuda/wkv6_kernels.cu, wkv7_kernels.cu (sm_90; fails on any warning or register spill)
 #   2. nvcc lib/model/cuda/wkv6_cuda_selftest.cu + (1)      (an executable linked with the CUDA runtime only)
-#   3. g++ -fsyntax-only lib/model/cuda/wkv6_cuda.cpp       (only where torch and CUDA headers are found)
+#   3. g++ -fsyntax-only lib/model/cuda/wkv6_cuda.cpp, wkv7_cuda.cpp (only where torch and CUDA headers are found)
 # Outputs go to a temporary folder that is removed afterwards. Exits non-zero on any failure.
 #
 # Environment: NVCC (default: nvcc on PATH, else $CUDA_HOME/bin/nvcc, else /usr/local/cuda/bin/nvcc),
@@ -75,6 +75,8 @@ nvcc_flags=(-std=c++17 -arch="$arch" -O3 -lineinfo -Xptxas=-warn-spills -Xptxas=
 
 step "wkv6_kernels.cu" "$nvcc" "${nvcc_flags[@]}" -c "$src/wkv6_kernels.cu" -o "$out/wkv6_kernels.o"
 echo "compiled lib/model/cuda/wkv6_kernels.cu -> wkv6_kernels.o ($arch, $(stat -c %s "$out/wkv6_kernels.o") bytes)"
+step "wkv7_kernels.cu" "$nvcc" "${nvcc_flags[@]}" -c "$src/wkv7_kernels.cu" -o "$out/wkv7_kernels.o"
+echo "compiled lib/model/cuda/wkv7_kernels.cu -> wkv7_kernels.o ($arch, $(stat -c %s "$out/wkv7_kernels.o") bytes)"
 
 step "wkv6_cuda_selftest.cu" "$nvcc" "${nvcc_flags[@]}" "$src/wkv6_cuda_selftest.cu" "$out/wkv6_kernels.o" \
   -o "$out/wkv6_cuda_selftest"
@@ -85,11 +87,12 @@ torch_include="${TORCH_INCLUDE:-/usr/include/torch/csrc/api/include}"
 if [[ -f "$torch_include/torch/torch.h" ]] && command -v g++ > /dev/null; then
   # Debian's CPU libtorch ships c10/cuda headers without the generated cuda_cmake_macros.h;
   # the define skips that include (a syntax check needs none of its export macros).
-  step "wkv6_cuda.cpp" g++ -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \
-    -DC10_USING_CUSTOM_GENERATED_MACROS -I "$root/lib" -I "$torch_include" -I "$cuda_include" \
-    "$src/wkv6_cuda.cpp"
-  echo "syntax-checked lib/model/cuda/wkv6_cuda.cpp against the torch headers in $torch_include"
+  for glue in wkv6_cuda.cpp wkv7_cuda.cpp; do
+    step "$glue" g++ -std=c++17 -fsyntax-only -Wall -Wextra -Wno-unused-parameter \
+      -DC10_USING_CUSTOM_GENERATED_MACROS -I "$root/lib" -I "$torch_include" -I "$cuda_include" "$src/$glue"
+    echo "syntax-checked lib/model/cuda/$glue against the torch headers in $torch_include"
+  done
 else
-  echo "skipped lib/model/cuda/wkv6_cuda.cpp: no torch headers at $torch_include"
+  echo "skipped lib/model/cuda/wkv6_cuda.cpp and wkv7_cuda.cpp: no torch headers at $torch_include"
 fi
 echo "check_cuda_compiles: OK"

@@ -8,13 +8,16 @@
 #                                PyTorch, then runs, each timed, into OUT/gpu_check.json (default
 #                                .gpu-check/out):
 #     1. wkv6_cuda_selftest: the kernels against a float64 reference, strong decay element by element
-#     2. vrwkv_tests [cuda]: wkv6() with autograd on CUDA against the CPU kernel, the model fixtures
-#        (.gpu-check/shared or ../shared, and VRWKV_MODEL_FIXTURE when set) on CUDA in float32
+#     2. vrwkv_tests [cuda]: wkv6() and wkv7() with autograd on CUDA against the CPU kernels, RWKV-7 on
+#        CUDA against the float64 reference, the model fixtures (.gpu-check/shared or ../shared, and
+#        VRWKV_MODEL_FIXTURE when set) on CUDA in float32
 #     3. 50 steps of `visualrwkv train` (configs/tiny, synthetic pictures) on the GPU through NCCL at
 #        world size 1, in float32 and in bf16: the loss must fall; 2 ranks over NCCL where 2 GPUs exist
 #     4. bench_train_step at the original's settings (SPEC section 10): the trainer's own step (StepRunner)
 #     5. bench_eval with 1B6 shapes (random weights): batched recurrent decoding at batch 1 and 32
 #        against the original's re-run of the whole sequence per token, 128 new tokens
+#     6. bench_wkv7 at issue 16's shape (B 4, T 2048, 12 heads of 64, bf16): one layer's WKV7 forward +
+#        backward on CUDA against a per-step torch-op loop (the goal: at most 1.0 ms)
 # On a machine without a GPU it builds, runs what needs none and names each step it skipped.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
@@ -154,7 +157,8 @@ PY
   if cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
        -DCMAKE_PREFIX_PATH="$torch_prefix;$pack/deps" -DVRWKV_WITH_OPENCV=OFF -DVRWKV_WITH_SENTENCEPIECE=$spm \
        -DVRWKV_CUDA_ARCHITECTURES="$archs" -DVRWKV_SHARED_DIR="$shared" > "$out/build.log" 2>&1 &&
-     cmake --build "$build" -j "$(nproc)" --target visualrwkv vrwkv_tests wkv6_cuda_selftest bench_train_step bench_eval \
+     cmake --build "$build" -j "$(nproc)" \
+       --target visualrwkv vrwkv_tests wkv6_cuda_selftest bench_train_step bench_eval bench_wkv7 \
        >> "$out/build.log" 2>&1; then
     record build pass $((SECONDS - start)) "CUDA architectures $archs, sentencepiece $spm"
   else
@@ -202,6 +206,17 @@ PY
     fi
   else
     record bench_eval skipped 0 "no GPU (the CPU figures: make bench)"
+  fi
+  if [[ "$device" == cuda ]]; then
+    local start=$SECONDS
+    if "$build/bench/bench_wkv7" --device cuda --dtype bf16 --batch 4 --tokens 2048 --reps 10 \
+         > "$out/bench_wkv7.log" 2>&1; then
+      record bench_wkv7 pass $((SECONDS - start)) "$(grep -E 'kernel|loop|agreement' "$out/bench_wkv7.log" | tr '\n' ';')"
+    else
+      record bench_wkv7 fail $((SECONDS - start)) "$(tail -n 1 "$out/bench_wkv7.log")"
+    fi
+  else
+    record bench_wkv7 skipped 0 "no GPU (the CPU figures: make bench)"
   fi
   write_json
   exit $failed

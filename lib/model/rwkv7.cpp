@@ -105,8 +105,8 @@ torch::Tensor TimeMix7Impl::forward(const torch::Tensor& x, torch::Tensor& v_fir
   torch::Tensor y;
   if (state) {
     if (fresh || !state->wkv.defined()) state->wkv = torch::Tensor();
-    torch::NoGradGuard no_grad;  // decoding: no graph through the state
-    auto [out, next] = wkv7_forward_cpu(r, w, k, v, -kk, kk * a, head_size, state->wkv);
+    // Decoding: no graph through the state, which stays on the model's device.
+    auto [out, next] = wkv7_forward_from_state(r, w, k, v, -kk, kk * a, head_size, state->wkv);
     y = out;
     state->wkv = next;
   } else {

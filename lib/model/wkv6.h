@@ -8,6 +8,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "model/head_padding.h"
+
 #include <utility>
 
 namespace vrwkv {
@@ -20,9 +22,6 @@ torch::Tensor wkv6(const torch::Tensor& r, const torch::Tensor& k, const torch::
 // The head size the CUDA kernel is built for. Smaller heads that divide it run zero-padded: a padded
 // channel has r = k = v = 0, so it adds nothing to the real channels and its own outputs are dropped.
 inline constexpr int64_t kWkv6KernelHeadSize = 64;
-// [..., H * head_size] -> [..., H * padded] with zeros after each head's channels, and back.
-torch::Tensor pad_heads(const torch::Tensor& x, int64_t head_size, int64_t padded);
-torch::Tensor unpad_heads(const torch::Tensor& x, int64_t head_size, int64_t padded);
 
 // The raw kernels, exposed for tests and benchmarks. Inputs contiguous, same dtype, CPU.
 torch::Tensor wkv6_forward_cpu(const torch::Tensor& r, const torch::Tensor& k, const torch::Tensor& v,

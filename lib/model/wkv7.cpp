@@ -5,7 +5,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/build_config.h"
 #include "base/error.h"
+#include "model/head_padding.h"
+#if VRWKV_WITH_CUDA
+#include "model/cuda/wkv7_cuda.h"
+#include "model/cuda/wkv7_kernels.cuh"
+#endif
 
 namespace vrwkv {
 namespace {
@@ -184,10 +190,48 @@ torch::ScalarType compute_type(const torch::Tensor& t) {
 torch::Tensor prepared(const torch::Tensor& t, torch::ScalarType type) { return t.to(torch::kCPU, type).contiguous(); }
 
 void check_cpu(const torch::Tensor& r, std::initializer_list<const torch::Tensor*> rest) {
-  VRWKV_CHECK(r.device().is_cpu(), "wkv7: no kernel for device ", r.device(),
-              " in this build (the WKV7 kernel is CPU-only so far)");
+  VRWKV_CHECK(r.device().is_cpu(), "wkv7_*_cpu: r is on ", r.device());
   for (const auto* x : rest) VRWKV_CHECK(x->device().is_cpu(), "wkv7: inputs on ", r.device(), " and ", x->device());
 }
+
+// Every input on r's device; a device without a kernel in this build is an error that says so.
+void check_device(const torch::Tensor& r, std::initializer_list<const torch::Tensor*> rest, int64_t head_size) {
+  for (const auto* x : rest) VRWKV_CHECK(x->device() == r.device(), "wkv7: inputs on ", r.device(), " and ", x->device());
+  if (r.device().is_cpu()) return;
+#if VRWKV_WITH_CUDA
+  if (r.is_cuda()) {
+    const bool dtype_ok = r.scalar_type() == torch::kFloat32 || r.scalar_type() == torch::kBFloat16;
+    for (const auto* x : rest)
+      VRWKV_CHECK(x->scalar_type() == r.scalar_type(), "wkv7: inputs must have one dtype on CUDA; got ",
+                  r.scalar_type(), " and ", x->scalar_type());
+    VRWKV_CHECK(dtype_ok && kWkv7CudaHeadSize % head_size == 0, "wkv7: the CUDA kernel has no variant for r ",
+                r.sizes(), " ", r.scalar_type(), " with head size ", head_size,
+                " (float32 or bfloat16, head sizes dividing ", kWkv7CudaHeadSize, ")");
+    return;
+  }
+#endif
+  VRWKV_CHECK(false, "wkv7: no kernel for device ", r.device(), " in this build",
+             VRWKV_WITH_CUDA ? "" : " (the CUDA kernel is built with a CUDA-enabled libtorch)");
+}
+
+#if VRWKV_WITH_CUDA
+// Heads of N < 64 channels run zero-padded (model/head_padding.h). Zero channels are inert here too: a
+// key channel with k = alpha = beta = r = 0 and a value channel with v = 0 keep their state columns and
+// rows at zero, so the real channels compute exactly what they would alone.
+torch::Tensor kernel_heads(const torch::Tensor& x, int64_t N) { return vrwkv::pad_heads(x, N, kWkv7CudaHeadSize); }
+torch::Tensor model_heads(const torch::Tensor& x, int64_t N) { return vrwkv::unpad_heads(x, N, kWkv7CudaHeadSize); }
+
+// A state [B, H, N, N] in the padded layout [B, H, 64, 64], and back.
+torch::Tensor pad_state(const torch::Tensor& s, int64_t N) {
+  if (!s.defined() || N == kWkv7CudaHeadSize) return s;
+  return torch::constant_pad_nd(s, {0, kWkv7CudaHeadSize - N, 0, kWkv7CudaHeadSize - N});
+}
+
+torch::Tensor unpad_state(const torch::Tensor& s, int64_t N) {
+  if (N == kWkv7CudaHeadSize) return s;
+  return s.narrow(2, 0, N).narrow(3, 0, N).contiguous();
+}
+#endif
 
 }  // namespace
 
@@ -247,16 +291,34 @@ class WKV7Function : public torch::autograd::Function<WKV7Function> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& r, const torch::Tensor& w,
                                const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& alpha,
                                const torch::Tensor& beta, int64_t head_size) {
-    ctx->save_for_backward({r, w, k, v, alpha, beta});
     ctx->saved_data["head_size"] = head_size;
+#if VRWKV_WITH_CUDA
+    if (r.is_cuda()) {
+      const int64_t N = head_size;
+      auto pr = kernel_heads(r, N), pw = kernel_heads(w, N), pk = kernel_heads(k, N), pv = kernel_heads(v, N);
+      auto pa = kernel_heads(alpha, N), pb = kernel_heads(beta, N);
+      auto out = wkv7_cuda_forward(pr, pw, pk, pv, pa, pb);
+      ctx->save_for_backward({pr, pw, pk, pv, pa, pb, out.sa, out.snapshots});
+      return model_heads(out.y, N);
+    }
+#endif
+    ctx->save_for_backward({r, w, k, v, alpha, beta});
     return wkv7_forward_cpu(r, w, k, v, alpha, beta, head_size).first;
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    auto g = wkv7_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5],
-                               ctx->saved_data["head_size"].toInt(), grads[0]);
+    const int64_t N = ctx->saved_data["head_size"].toInt();
+#if VRWKV_WITH_CUDA
+    if (saved[0].is_cuda()) {
+      auto g = wkv7_cuda_backward(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5],
+                                  kernel_heads(grads[0], N), saved[6], saved[7]);
+      for (auto& t : g) t = model_heads(t, N);
+      return {g[0], g[1], g[2], g[3], g[4], g[5], torch::Tensor()};
+    }
+#endif
+    auto g = wkv7_backward_cpu(saved[0], saved[1], saved[2], saved[3], saved[4], saved[5], N, grads[0]);
     return {g[0], g[1], g[2], g[3], g[4], g[5], torch::Tensor()};
   }
 };
@@ -266,8 +328,30 @@ class WKV7Function : public torch::autograd::Function<WKV7Function> {
 torch::Tensor wkv7(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& alpha, const torch::Tensor& beta, int64_t head_size) {
   check_inputs(r, w, k, v, alpha, beta, head_size);
-  check_cpu(r, {&w, &k, &v, &alpha, &beta});
+  check_device(r, {&w, &k, &v, &alpha, &beta}, head_size);
   return WKV7Function::apply(r, w, k, v, alpha, beta, head_size);
+}
+
+std::pair<torch::Tensor, torch::Tensor> wkv7_forward_from_state(const torch::Tensor& r, const torch::Tensor& w,
+                                                                const torch::Tensor& k, const torch::Tensor& v,
+                                                                const torch::Tensor& alpha, const torch::Tensor& beta,
+                                                                int64_t head_size, const torch::Tensor& state0) {
+  const Shape s = check_inputs(r, w, k, v, alpha, beta, head_size);
+  check_device(r, {&w, &k, &v, &alpha, &beta}, head_size);
+  torch::NoGradGuard no_grad;
+#if VRWKV_WITH_CUDA
+  if (r.is_cuda()) {
+    VRWKV_CHECK(!state0.defined() || state0.sizes() == torch::IntArrayRef({s.B, s.H, s.N, s.N}),
+                "wkv7: state must be [", s.B, ", ", s.H, ", ", s.N, ", ", s.N, "], got ", state0.sizes());
+    const int64_t N = head_size;
+    auto [y, state] =
+        wkv7_cuda_forward_from_state(kernel_heads(r, N), kernel_heads(w, N), kernel_heads(k, N), kernel_heads(v, N),
+                                     kernel_heads(alpha, N), kernel_heads(beta, N), pad_state(state0, N));
+    return {model_heads(y, N), unpad_state(state, N)};
+  }
+#endif
+  (void)s;
+  return wkv7_forward_cpu(r, w, k, v, alpha, beta, head_size, state0);
 }
 
 }  // namespace vrwkv

@@ -17,10 +17,18 @@
 
 namespace vrwkv {
 
-// CPU tensors take the CPU kernel. This build has no CUDA WKV7 kernel yet: a CUDA input is an error
-// that says so (never a host copy).
+// CPU tensors take the CPU kernel; CUDA tensors (float32 or bfloat16, head sizes dividing 64) the CUDA
+// kernel in a build with CUDA (model/cuda/wkv7_cuda.h). What neither covers is an error that says so,
+// never a host copy.
 torch::Tensor wkv7(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& alpha, const torch::Tensor& beta, int64_t head_size);
+
+// The forward from `state0` [B, H, N, N] (undefined: zeros) on the inputs' device, for recurrent
+// decoding: {y, the state after the last step (float32; float64 for float64 CPU inputs)}. No autograd.
+std::pair<torch::Tensor, torch::Tensor> wkv7_forward_from_state(const torch::Tensor& r, const torch::Tensor& w,
+                                                                const torch::Tensor& k, const torch::Tensor& v,
+                                                                const torch::Tensor& alpha, const torch::Tensor& beta,
+                                                                int64_t head_size, const torch::Tensor& state0);
 
 // The raw CPU kernels, exposed for tests, benchmarks and recurrent decoding.
 // Forward from `state0` [B, H, N, N] (undefined: zeros); returns {y, the state after the last step}.

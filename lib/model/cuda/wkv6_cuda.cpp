@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 
 #include "base/error.h"
+#include "model/cuda/tensor_pointers.h"
 #include "model/cuda/wkv6_kernels.cuh"
 #include "model/wkv6.h"
 
@@ -45,19 +46,9 @@ Dims check_inputs(const char* op, const torch::Tensor& r, const torch::Tensor& k
   return {r.size(0), r.size(1), u.size(0)};
 }
 
-void check_cuda(cudaError_t err, const char* op) {
-  VRWKV_CHECK(err == cudaSuccess, op, ": CUDA error ", cudaGetErrorName(err), ": ", cudaGetErrorString(err));
-}
-
-template <typename scalar_t>
-const scalar_t* in_ptr(const torch::Tensor& t) {
-  return static_cast<const scalar_t*>(t.data_ptr());
-}
-
-template <typename scalar_t>
-scalar_t* out_ptr(const torch::Tensor& t) {
-  return static_cast<scalar_t*>(t.data_ptr());
-}
+using cuda_glue::check_cuda;
+using cuda_glue::in_ptr;
+using cuda_glue::out_ptr;
 
 // The kernels take u as float32, contiguous.
 torch::Tensor u_float(const torch::Tensor& u) { return u.to(torch::kFloat32).contiguous(); }

@@ -32,6 +32,8 @@
 
 #include <climits>
 
+#include "float_io.cuh"
+
 namespace vrwkv {
 namespace {
 
@@ -41,19 +43,8 @@ constexpr int kL = 16;    // time steps staged at once: enough math per stage to
 constexpr int kSeg = 16;  // time segments per block in the dw scan (64 * 16 = 1024 threads)
 static_assert(kN % 32 == 0 && kN % 4 == 0, "the head size must be a multiple of the warp size");
 
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-
-template <typename S>
-__device__ __forceinline__ S from_float(float x);
-template <>
-__device__ __forceinline__ float from_float<float>(float x) {
-  return x;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) {
-  return __float2bfloat16_rn(x);
-}
+using cuda_io::from_float;
+using cuda_io::to_float;
 
 __device__ __forceinline__ int min_int(int a, int b) { return a < b ? a : b; }
 
