@@ -69,13 +69,15 @@ std::string sandwich_question(const Conversation& c) {
   return q;
 }
 
-// Appends the tokens of `text`, with kImageToken between the pieces around each marker.
-void tokenize_with_image(const std::string& text, const Tokenizer& tokenizer, std::vector<int64_t>& out) {
+// Appends the tokens of `text`, with `copies` of `image_id` between the pieces around each marker
+// (v6: one kImageToken; v7: K ids 65535).
+void tokenize_with_image(const std::string& text, const Tokenizer& tokenizer, std::vector<int64_t>& out,
+                         int64_t image_id = kImageToken, int64_t copies = 1) {
   size_t start = 0;
   for (size_t pos; (pos = text.find(kImageMarker, start)) != std::string::npos; start = pos + 7) {
     const auto piece = tokenizer.encode(std::string_view(text).substr(start, pos - start));
     out.insert(out.end(), piece.begin(), piece.end());
-    out.push_back(kImageToken);
+    out.insert(out.end(), copies, image_id);
   }
   const auto piece = tokenizer.encode(std::string_view(text).substr(start));
   out.insert(out.end(), piece.begin(), piece.end());
@@ -175,6 +177,57 @@ RenderedSample render_conversation(const Conversation& c, PromptStyle style, con
       out.labels.push_back(predicted ? out.input_ids[i] : kIgnoreIndex);
     }
   }
+  return out;
+}
+
+RenderedSample render_conversation_v7(const Conversation& c, int64_t images, const V7Layout& layout,
+                                      const Tokenizer& tokenizer) {
+  VRWKV_CHECK(layout.tokens_per_image > 0 && layout.ctx_len > 0, "v7 layout needs K > 0 and ctx_len > 0, got K ",
+              layout.tokens_per_image, ", ctx_len ", layout.ctx_len);
+  if (c.turns.empty()) throw SampleError("empty_conversation", cat("sample ", c.id, ": empty conversation"));
+  size_t markers = 0;
+  for (const auto& turn : c.turns) {
+    const size_t here = count_of(turn.value, kImageMarker);
+    if (here > 0 && turn.from == "gpt")
+      throw SampleError("placeholder_in_reply", cat("sample ", c.id, ": <image> in a gpt turn"));
+    markers += here;
+  }
+  if (static_cast<int64_t>(markers) != images)
+    throw SampleError("image_count", cat("sample ", c.id, ": ", markers, " <image> placeholders for ", images,
+                                         images == 1 ? " image" : " images"));
+
+  RenderedSample out;
+  for (const auto& turn : c.turns) {
+    const std::string speaker = speaker_name(c, turn);
+    const size_t k = count_of(turn.value, kImageMarker);
+    std::string value = collapse_blank_lines(py_strip(remove_all(turn.value, kImageMarker)));
+    if (k > 0) {
+      std::string front;
+      for (size_t n = 0; n < k; ++n) front += std::string(n ? "\n" : "") + kImageMarker;
+      value = py_strip(front + "\n" + value);
+    }
+    const std::string rendered = value.empty() ? speaker + ":" : speaker + ": " + value + "\n\n";
+    const size_t first = out.input_ids.size();
+    tokenize_with_image(rendered, tokenizer, out.input_ids, kV7ImageTokenId, layout.tokens_per_image);
+    out.text += rendered;
+    for (size_t i = first; i < out.input_ids.size(); ++i) {
+      const bool predicted = turn.from == "gpt" && i - first >= kAssistantPrefixTokens;
+      out.labels.push_back(predicted ? out.input_ids[i] : kIgnoreIndex);
+    }
+  }
+
+  const auto ctx = static_cast<size_t>(layout.ctx_len);
+  if (out.input_ids.size() > ctx) {
+    const auto kept = std::count(out.input_ids.begin(), out.input_ids.begin() + layout.ctx_len, kV7ImageTokenId);
+    if (kept != images * layout.tokens_per_image)
+      throw SampleError("image_truncated", cat("sample ", c.id, ": ", out.input_ids.size(), " ids, ctx_len ", ctx,
+                                               " would cut its images (", kept, " of ", images * layout.tokens_per_image,
+                                               " image ids kept)"));
+    out.input_ids.resize(ctx);
+    out.labels.resize(ctx);
+  }
+  out.input_ids.resize(ctx, kV7PadId);
+  out.labels.resize(ctx, kIgnoreIndex);
   return out;
 }
 

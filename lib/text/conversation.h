@@ -52,6 +52,27 @@ struct RenderedSample {
 // speaker, more than one image placeholder, or an image without its placeholder (and vice versa).
 RenderedSample render_conversation(const Conversation& conversation, PromptStyle style, const Tokenizer& tokenizer);
 
+// VisualRWKV v7 (SPEC-v7 section 7): several images a sample, each K placeholder ids 65535 that the
+// model overwrites in place; every sample exactly ctx_len ids long.
+inline constexpr int64_t kV7ImageTokenId = 65535;  // the World tokenizer's ids stop at 65529
+inline constexpr int64_t kV7PadId = 0;
+
+struct V7Layout {
+  int64_t tokens_per_image = 1024;  // K
+  int64_t ctx_len = 2048;
+};
+
+// Renders and tokenises one v7 sample with `images` image paths (0: text-only): every <image> of a
+// human turn moves to its front, one per line ("<image>\n<image>\ntext"); "Speaker: value\n\n", or
+// "Speaker:" for an empty value; each <image> becomes K ids 65535; labels: human turns (their image ids
+// included) and the first 3 ids of each gpt turn ("Assistant:") are -100; the first ctx_len ids are
+// kept, then right-padded with id 0 / label -100 to exactly ctx_len. Throws SampleError for an empty
+// conversation, an unknown speaker, "image_count" (placeholders != images), "placeholder_in_reply"
+// (an <image> in a gpt turn, which the original drops and then misaligns) and "image_truncated" (ctx_len
+// would cut an image: the original keeps it and misaligns the rest of the batch).
+RenderedSample render_conversation_v7(const Conversation& conversation, int64_t images, const V7Layout& layout,
+                                      const Tokenizer& tokenizer);
+
 // The original's optional clean-up of the 665K mix: rounds whose gpt reply is empty or missing are
 // dropped; a conversation of more than max_rounds rounds (human + gpt) is split into pieces of at
 // most max_rounds, each keeping the image (its first human turn gets the placeholder).
