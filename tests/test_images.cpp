@@ -1,10 +1,11 @@
-// Image decoding, PIL-equivalent bicubic resize and CLIP preprocessing.
+// Image decoding, PIL-equivalent bicubic resize, CLIP preprocessing and v7's per-tower pixels.
 #include "catch_compat.h"
 #include "clip_preprocess.h"
 #include "image_decode.h"
 #include "io/safetensors.h"
 #include "pil_resize.h"
 #include "test_paths.h"
+#include "tower_preprocess7.h"
 
 #include "base/error.h"
 
@@ -421,4 +422,45 @@ TEST_CASE("bad image files throw errors naming the file", "[images]") {
   }
   CHECK_THROWS_WITH(vrwkv::data::decode_image_bytes({}, "in-memory.jpg"),
                     vrwkv::test::contains("in-memory.jpg"));
+}
+
+// v7's per-tower pixels (SPEC-v7 section 5). No v7 pixels fixture of the original's exists yet: the
+// reference is PIL's resize (tested above against PIL's own output) followed by torchvision's
+// ToTensor and Normalize written as tensor ops, which the result must equal exactly.
+TEST_CASE("v7 towers get exact-square bicubic pixels with their own size and statistics", "[images]") {
+  const RgbImage photo = vrwkv::data::decode_image(images_dir() + "/bluejay.jpg");
+  REQUIRE(photo.width != photo.height);  // the aspect ratio is not kept, nothing is cropped
+  const auto reference = [](const RgbImage& img, const vrwkv::data::SquareTransform& t) {
+    const RgbImage sq = vrwkv::data::resize_bicubic_pil(img, t.size, t.size);
+    auto x = torch::from_blob(const_cast<uint8_t*>(sq.pixels.data()), {t.size, t.size, 3}, torch::kUInt8)
+                 .permute({2, 0, 1})
+                 .to(torch::kFloat32)
+                 .div(255);
+    const auto mean = torch::tensor(std::vector<float>(t.mean.begin(), t.mean.end())).view({3, 1, 1});
+    const auto std = torch::tensor(std::vector<float>(t.std.begin(), t.std.end())).view({3, 1, 1});
+    return x.sub(mean).div(std);
+  };
+  const auto dino = vrwkv::data::dino_transform7(), siglip = vrwkv::data::siglip_transform7(),
+             sam = vrwkv::data::sam_transform7();
+  CHECK(dino.size == 448);
+  CHECK(siglip.size == 448);
+  CHECK(sam.size == 1024);
+  CHECK(sam.mean == dino.mean);
+  CHECK(sam.std == dino.std);
+  const auto pixels = vrwkv::data::preprocess_towers7(photo);
+  REQUIRE(pixels.dino.sizes() == torch::IntArrayRef({1, 3, 448, 448}));
+  REQUIRE(pixels.siglip.sizes() == torch::IntArrayRef({1, 3, 448, 448}));
+  REQUIRE(pixels.sam.sizes() == torch::IntArrayRef({1, 3, 1024, 1024}));
+  CHECK(torch::equal(pixels.dino[0], reference(photo, dino)));
+  CHECK(torch::equal(pixels.siglip[0], reference(photo, siglip)));
+  CHECK(torch::equal(pixels.sam[0], reference(photo, sam)));
+  // SigLIP's statistics map 0..255 onto -1..1 exactly.
+  const RgbImage black = solid_image(5, 3, 0, 0, 0), white = solid_image(3, 5, 255, 255, 255);
+  CHECK(vrwkv::data::preprocess_square(black, siglip).eq(-1.0f).all().item<bool>());
+  CHECK(vrwkv::data::preprocess_square(white, siglip).eq(1.0f).all().item<bool>());
+
+  const auto batch = vrwkv::data::concat_tower_pixels({pixels, vrwkv::data::zero_towers7(), pixels});
+  CHECK(batch.sam.sizes() == torch::IntArrayRef({3, 3, 1024, 1024}));
+  CHECK(batch.dino[1].abs().max().item<float>() == 0.0f);
+  CHECK(torch::equal(batch.siglip[2], pixels.siglip[0]));
 }

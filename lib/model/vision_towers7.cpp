@@ -1,0 +1,32 @@
+#include "model/vision_towers7.h"
+
+#include "base/error.h"
+
+namespace vrwkv {
+
+void VisionTowers7Config::validate() const {
+  const int64_t side = dino.grid_side();
+  VRWKV_CHECK(siglip.grid_side() == side, "vision towers: siglip's grid is ", siglip.grid_side(), "x",
+              siglip.grid_side(), " but dino's is ", side, "x", side);
+  VRWKV_CHECK(sam.output_side() == side, "vision towers: sam's grid after space-to-depth is ", sam.output_side(),
+              "x", sam.output_side(), " but dino's is ", side, "x", side);
+}
+
+VisionTowers7Impl::VisionTowers7Impl(const VisionTowers7Config& c) : config(c) {
+  c.validate();
+  dino = register_module("dino", VitTower(c.dino));
+  siglip = register_module("siglip", VitTower(c.siglip));
+  sam = register_module("sam", SamEncoder(c.sam));
+  for (auto& p : parameters()) p.requires_grad_(false);
+  eval();
+}
+
+torch::Tensor VisionTowers7Impl::forward(const TowerPixels& pixels) {
+  const int64_t n = pixels.dino.size(0);
+  VRWKV_CHECK(pixels.siglip.size(0) == n && pixels.sam.size(0) == n, "vision towers: ", n,
+              " images for dino but ", pixels.siglip.size(0), " for siglip and ", pixels.sam.size(0), " for sam");
+  torch::NoGradGuard no_grad;
+  return torch::cat({dino(pixels.dino), siglip(pixels.siglip), sam(pixels.sam)}, 2);
+}
+
+}  // namespace vrwkv
