@@ -188,6 +188,17 @@ TEST_CASE("the three towers' features are concatenated per token, frozen, withou
   VisionTowers7 towers(tiny_towers());
   randomise(*towers);
   for (const auto& p : towers->parameters()) REQUIRE_FALSE(p.requires_grad());
+  // The original checkpoint's names under vit. (SPEC-v7 section 9).
+  const auto names = towers->named_parameters();
+  for (const char* name : {"dino_featurizer.cls_token", "dino_featurizer.reg_token", "dino_featurizer.blocks.0.ls1.gamma",
+                           "dino_featurizer.blocks.2.mlp.fc2.weight", "siglip_featurizer.pos_embed",
+                           "siglip_featurizer.blocks.1.attn.qkv.bias", "sam_featurizer.patch_embed.proj.weight",
+                           "sam_featurizer.blocks.0.attn.rel_pos_w", "sam_featurizer.blocks.2.mlp.lin1.weight",
+                           "sam_featurizer.neck.0.weight", "sam_featurizer.neck.1.bias", "sam_featurizer.neck.3.weight"}) {
+    INFO(name);
+    CHECK(names.contains(name));
+  }
+  CHECK_FALSE(names.contains("siglip_featurizer.cls_token"));
   const TowerPixels pixels{torch::randn({3, 3, 6, 6}), torch::randn({3, 3, 9, 9}), torch::randn({3, 3, 12, 12})};
   const auto out = towers->forward(pixels);
   REQUIRE(out.sizes() == torch::IntArrayRef({3, 9, 8 + 6 + 16}));
@@ -258,7 +269,7 @@ TEST_CASE("the towers load from the original's three files under the vision towe
   train::load_vision_towers7(towers, dir.string());
   for (const auto& item : source->named_parameters()) {
     INFO(item.key());
-    if (item.key() == "dino.pos_embed") {
+    if (item.key() == "dino_featurizer.pos_embed") {
       const auto expected = resample_position_embedding(io::find_tensor(files.dino, "pos_embed"), 3);
       CHECK(torch::equal(towers->dino->pos_embed, expected));
     } else {
@@ -275,7 +286,7 @@ TEST_CASE("the towers load from the original's three files under the vision towe
     write_files(dir, files);
     VisionTowers7 fresh(tiny_towers());
     CHECK_THROWS_WITH(train::load_vision_towers7(fresh, dir.string()),
-                      test::contains("sam_vit_b_01ec64.pth: missing key 'sam.blocks.2.attn.rel_pos_h'"));
+                      test::contains("sam_vit_b_01ec64.pth: missing key 'sam_featurizer.blocks.2.attn.rel_pos_h'"));
   }
   SECTION("a missing file names its path") {
     std::filesystem::remove(dir / train::kSiglipTowerFile);

@@ -69,19 +69,12 @@ torch::Tensor SamAttentionImpl::forward(const torch::Tensor& x) {
   return proj(out.view({B, heads, H, W, hd}).permute({0, 2, 3, 1, 4}).reshape({B, H, W, D}));
 }
 
-SamMlpImpl::SamMlpImpl(int64_t width, int64_t hidden) {
-  lin1 = register_module("lin1", torch::nn::Linear(width, hidden));
-  lin2 = register_module("lin2", torch::nn::Linear(hidden, width));
-}
-
-torch::Tensor SamMlpImpl::forward(const torch::Tensor& x) { return lin2(torch::gelu(lin1(x))); }
-
 SamBlockImpl::SamBlockImpl(const SamEncoderConfig& c, int64_t index) : window(c.is_global(index) ? 0 : c.window) {
   const int64_t side = window > 0 ? window : c.grid_side();
   norm1 = register_module("norm1", norm(c));
   attn = register_module("attn", SamAttention(c.width, c.heads, side, side));
   norm2 = register_module("norm2", norm(c));
-  mlp = register_module("mlp", SamMlp(c.width, c.mlp_width));
+  mlp = register_module("mlp", GeluMlp(c.width, c.mlp_width, "lin1", "lin2"));
 }
 
 torch::Tensor SamBlockImpl::forward(const torch::Tensor& x) {

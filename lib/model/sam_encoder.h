@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/vit_tower.h"
+
 namespace vrwkv {
 
 struct SamEncoderConfig {
@@ -43,14 +45,6 @@ struct SamAttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(SamAttention);
 
-struct SamMlpImpl : torch::nn::Module {
-  SamMlpImpl(int64_t width, int64_t hidden);
-  torch::Tensor forward(const torch::Tensor& x);
-
-  torch::nn::Linear lin1{nullptr}, lin2{nullptr};
-};
-TORCH_MODULE(SamMlp);
-
 struct SamBlockImpl : torch::nn::Module {
   SamBlockImpl(const SamEncoderConfig& config, int64_t index);
   torch::Tensor forward(const torch::Tensor& x);  // [B, H, W, D]
@@ -58,7 +52,7 @@ struct SamBlockImpl : torch::nn::Module {
   int64_t window;  // 0 in a global block
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   SamAttention attn{nullptr};
-  SamMlp mlp{nullptr};
+  GeluMlp mlp{nullptr};  // lin1, lin2
 };
 TORCH_MODULE(SamBlock);
 

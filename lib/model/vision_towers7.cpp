@@ -14,9 +14,10 @@ void VisionTowers7Config::validate() const {
 
 VisionTowers7Impl::VisionTowers7Impl(const VisionTowers7Config& c) : config(c) {
   c.validate();
-  dino = register_module("dino", VitTower(c.dino));
-  siglip = register_module("siglip", VitTower(c.siglip));
-  sam = register_module("sam", SamEncoder(c.sam));
+  // The original's names (SamDinoSigLIPViTBackbone), so checkpoints hold vit.dino_featurizer.* etc.
+  dino = register_module("dino_featurizer", VitTower(c.dino));
+  siglip = register_module("siglip_featurizer", VitTower(c.siglip));
+  sam = register_module("sam_featurizer", SamEncoder(c.sam));
   for (auto& p : parameters()) p.requires_grad_(false);
   eval();
 }

@@ -34,8 +34,8 @@ struct VisionTowers7Impl : torch::nn::Module {
   torch::Tensor forward(const TowerPixels& pixels);
 
   VisionTowers7Config config;
-  VitTower dino{nullptr}, siglip{nullptr};
-  SamEncoder sam{nullptr};
+  VitTower dino{nullptr}, siglip{nullptr};  // registered as dino_featurizer, siglip_featurizer
+  SamEncoder sam{nullptr};                   // registered as sam_featurizer
 };
 TORCH_MODULE(VisionTowers7);
 

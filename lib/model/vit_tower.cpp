@@ -42,12 +42,10 @@ torch::Tensor VitAttentionImpl::forward(const torch::Tensor& x) {
   return proj(torch::matmul(attn, parts[2]).transpose(1, 2).reshape({B, L, D}));
 }
 
-VitMlpImpl::VitMlpImpl(int64_t width, int64_t hidden) {
-  fc1 = register_module("fc1", torch::nn::Linear(width, hidden));
-  fc2 = register_module("fc2", torch::nn::Linear(hidden, width));
+GeluMlpImpl::GeluMlpImpl(int64_t width, int64_t hidden, const std::string& in_name, const std::string& out_name) {
+  in = register_module(in_name, torch::nn::Linear(width, hidden));
+  out = register_module(out_name, torch::nn::Linear(hidden, width));
 }
-
-torch::Tensor VitMlpImpl::forward(const torch::Tensor& x) { return fc2(torch::gelu(fc1(x))); }
 
 // timm's init_values for DINOv2; a checkpoint overwrites it.
 LayerScaleImpl::LayerScaleImpl(int64_t width) { gamma = register_parameter("gamma", torch::full({width}, 1e-5)); }
@@ -57,7 +55,7 @@ VitBlockImpl::VitBlockImpl(const VitTowerConfig& c) {
   attn = register_module("attn", VitAttention(c.width, c.heads));
   if (c.layer_scale) ls1 = register_module("ls1", LayerScale(c.width));
   norm2 = register_module("norm2", norm(c));
-  mlp = register_module("mlp", VitMlp(c.width, c.mlp_width));
+  mlp = register_module("mlp", GeluMlp(c.width, c.mlp_width));
   if (c.layer_scale) ls2 = register_module("ls2", LayerScale(c.width));
 }
 

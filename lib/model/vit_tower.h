@@ -43,13 +43,14 @@ struct VitAttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(VitAttention);
 
-struct VitMlpImpl : torch::nn::Module {
-  VitMlpImpl(int64_t width, int64_t hidden);
-  torch::Tensor forward(const torch::Tensor& x);
+// The towers' MLP: linear, exact GELU, linear. timm names the linears fc1 / fc2, SAM lin1 / lin2.
+struct GeluMlpImpl : torch::nn::Module {
+  GeluMlpImpl(int64_t width, int64_t hidden, const std::string& in_name = "fc1", const std::string& out_name = "fc2");
+  torch::Tensor forward(const torch::Tensor& x) { return out(torch::gelu(in(x))); }
 
-  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Linear in{nullptr}, out{nullptr};
 };
-TORCH_MODULE(VitMlp);
+TORCH_MODULE(GeluMlp);
 
 // timm's LayerScale: a per-channel gain on each residual branch.
 struct LayerScaleImpl : torch::nn::Module {
@@ -66,7 +67,7 @@ struct VitBlockImpl : torch::nn::Module {
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   VitAttention attn{nullptr};
-  VitMlp mlp{nullptr};
+  GeluMlp mlp{nullptr};
   LayerScale ls1{nullptr}, ls2{nullptr};  // null without layer_scale
 };
 TORCH_MODULE(VitBlock);

@@ -67,10 +67,11 @@ void load_vision_towers7(VisionTowers7& towers, const std::string& dir) {
     return p.string();
   };
   const auto dino = path(kDinoTowerFile), siglip = path(kSiglipTowerFile), sam = path(kSamTowerFile);
-  load_tower(towers, dino, timm_tower_tensors(io::load_tensors(dino), towers->config.dino, "dino."), "dino.");
-  load_tower(towers, siglip, timm_tower_tensors(io::load_tensors(siglip), towers->config.siglip, "siglip."),
-             "siglip.");
-  load_tower(towers, sam, sam_tower_tensors(io::load_tensors(sam), "sam."), "sam.");
+  load_tower(towers, dino, timm_tower_tensors(io::load_tensors(dino), towers->config.dino, "dino_featurizer."),
+             "dino_featurizer.");
+  load_tower(towers, siglip, timm_tower_tensors(io::load_tensors(siglip), towers->config.siglip, "siglip_featurizer."),
+             "siglip_featurizer.");
+  load_tower(towers, sam, sam_tower_tensors(io::load_tensors(sam), "sam_featurizer."), "sam_featurizer.");
 }
 
 }  // namespace vrwkv::train
