@@ -41,6 +41,7 @@ int cmd_validate_data(const std::vector<std::string>& argv) {
   const auto args = cli::parse_args(argv, {"threads"}, {"decode-images"}, usage);
   VRWKV_CHECK(args.positional.size() == 1, "usage: ", usage);
   const auto config = load_run_config(args.positional[0], args.sets);
+  require_family(config, ModelFamily::kV6, "validate-data");
   VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
   const auto t0 = std::chrono::steady_clock::now();
   const data::LlavaDataset dataset(config.data.file);

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "base/atomic_file.h"
 #include "dist/dist_env.h"
 #include "eval/answers.h"
 #include "eval/questions.h"
 #include "image_source.h"
+#include "infer/batch_decoder.h"
+#include "infer/generate7.h"
+#include "tower_image_source7.h"
 #include "text/tokenizer.h"
 #include "train/trained_model.h"
 
@@ -25,6 +29,16 @@ QuestionImages question_images(const RunConfig& config, const fs::path& folder) 
     if (!q.image_bytes.empty()) return bytes(q.image_bytes, q.where);
     if (!q.image_path.empty()) return files((folder / q.image_path).string());
     return torch::Tensor();
+  };
+}
+
+// v7: each question's image for the three towers. Images carried in the question file (MMBench)
+// would need v7's decoding of bytes, which is not there yet: run_eval refuses such files up front.
+QuestionImages question_images7(const RunConfig& config, const fs::path& folder) {
+  auto files = data::make_tower_image_loader7(config.data.image, data::tower_transforms7(config.model7.towers));
+  return [files, folder](const eval::Question& q) -> QuestionPixels {
+    if (!q.image_path.empty()) return QuestionPixels(files((folder / q.image_path).string()));
+    return QuestionPixels();
   };
 }
 
@@ -68,18 +82,33 @@ EvalReport run_eval(const EvalRequest& request) {
   options.model_id = request.model_id.empty() ? train::checkpoint_folder_name(trained.checkpoint) : request.model_id;
   const auto tokenizer = text::make_tokenizer(config.tokenizer.kind, config.tokenizer.path);
   // No ctx_len limit: the recurrence reads prompts of any length (the original does not cut them).
-  BatchDecoder decoder(trained.model, *tokenizer, config.scan_mode, config.data.prompt_style, /*ctx_len=*/0);
-  std::fprintf(stderr, "eval: %s (%s scan, %s prompts) on %s; %zu questions from %s, batch %lld\n",
-               trained.checkpoint.c_str(), to_string(config.scan_mode).c_str(),
-               text::to_string(config.data.prompt_style).c_str(), trained.device.str().c_str(), questions.size(),
-               request.questions.c_str(), static_cast<long long>(options.batch_size));
+  std::unique_ptr<QuestionDecoder> decoder;
+  QuestionImages images;
+  if (config.family == ModelFamily::kV7) {
+    for (const auto& q : questions)
+      VRWKV_CHECK(q.image_bytes.empty(), q.where, ": images carried in the question file are not yet read for ",
+                  "model.family v7 (give them as files with --image-folder)");
+    decoder = std::make_unique<Decoder7>(trained.model7, *tokenizer, /*ctx_len=*/0);
+    images = question_images7(config, request.image_folder);
+    std::fprintf(stderr, "eval: %s (VisualRWKV-7, K %lld) on %s; %zu questions from %s\n", trained.checkpoint.c_str(),
+                 static_cast<long long>(config.model7.tokens_per_image), trained.device.str().c_str(),
+                 questions.size(), request.questions.c_str());
+  } else {
+    decoder = std::make_unique<BatchDecoder>(trained.model, *tokenizer, config.scan_mode, config.data.prompt_style,
+                                             /*ctx_len=*/0);
+    images = question_images(config, request.image_folder);
+    std::fprintf(stderr, "eval: %s (%s scan, %s prompts) on %s; %zu questions from %s, batch %lld\n",
+                 trained.checkpoint.c_str(), to_string(config.scan_mode).c_str(),
+                 text::to_string(config.data.prompt_style).c_str(), trained.device.str().c_str(), questions.size(),
+                 request.questions.c_str(), static_cast<long long>(options.batch_size));
+  }
 
   EvalReport report;
   report.checkpoint = trained.checkpoint;
   report.questions = request.questions;
   report.answers = options.answers;
   report.count = static_cast<int64_t>(questions.size());
-  report.run = answer_questions(decoder, questions, question_images(config, request.image_folder), options);
+  report.run = answer_questions(*decoder, questions, images, options);
   const auto& stats = report.run;
   std::fprintf(stderr, "eval: rank %d answered %lld questions in %.1f s (%.2f answers/s, %.1f tokens/s)\n", env.rank,
                static_cast<long long>(stats.answered), stats.seconds, stats.answered / std::max(stats.seconds, 1e-9),

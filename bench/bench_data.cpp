@@ -115,9 +115,9 @@ int main(int argc, char** argv) {
   const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
                                     data::make_image_loader(config.data.image));
   data::SkipStats skips(1.0);
-  data::LoaderOptions opt{workers, 2 * workers, config.data.image.size};
-  data::BatchLoader loader(builder, data::GlobalOrder(dataset.size(), 0), data::StepLayout{batch, 1, 0, 1}, 0, opt,
-                           skips);
+  data::LoaderOptions opt{workers, 2 * workers};
+  data::BatchLoader loader(data::v6_batches(builder, config.data.image.size), data::GlobalOrder(dataset.size(), 0),
+                           data::StepLayout{batch, 1, 0, 1}, 0, opt, skips);
   loader.next();  // warm up
   t0 = Clock::now();
   int64_t n_samples = 0, tokens = 0;

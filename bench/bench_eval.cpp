@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     // A trained checkpoint: its weights, shape, scan mode and prompt style, on the device asked for.
     auto trained = train::load_trained_model(
         model_path, {"train.device=" + std::string(device.is_cuda() ? "cuda" : "cpu"), "train.precision=" + precision}, 0);
+    require_family(trained.config, ModelFamily::kV6, "bench_eval");
     model = trained.model;
     mc = trained.config.model;
     mode = trained.config.scan_mode;
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
     if (run_config && j.contains("data") && j["data"].contains("prompt_style"))
       style = text::prompt_style_from_string(j["data"]["prompt_style"].get<std::string>());
     model = VisualRWKV(mc);
-    train::prepare_for_inference(model, device, config::value_named(precision_names(), precision, "--precision"));
+    train::prepare_for_inference(*model, device, config::value_named(precision_names(), precision, "--precision"));
   }
   BenchTokenizer tokenizer(mc.vocab_size);
 

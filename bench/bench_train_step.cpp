@@ -8,7 +8,8 @@
 //   bench_train_step [--model configs/model/1b6.json | configs/tiny/stage1.json] [--ctx 1024] [--steps 5]
 //                    [--device cuda|cpu] [--precision fp32|bf16] [--stage1-batch 8] [--stage2-batch 4]
 //                    [--find-max-batch] [--zero-memory 7b.json]
-// --model takes a model config or a run config (its "model" object). --precision defaults to bf16 on
+// --model takes a model config or a run config (its "model" object; "family": "v7" times VisualRWKV-7,
+// e.g. configs/tiny-v7/stage2.json on the CPU, configs/v7-0b1/stage1.json on CUDA). --precision defaults to bf16 on
 // CUDA, fp32 on the CPU. Peak memory: on CUDA the caching allocator's peak; on the CPU the peak RSS
 // of a child process that runs just that stage (this binary re-executed with --only).
 // --find-max-batch doubles the stage-2 batch until the device runs out of memory (with and without
@@ -33,6 +34,7 @@
 #include "base/device_memory.h"
 #include "config/run_config.h"
 #include "dist/communicator.h"
+#include "model/image_placement.h"
 #include "model/sequence.h"
 #include "train/mfu.h"
 #include "train/model_setup.h"
@@ -61,11 +63,17 @@ struct Variant {
   int zero_stage = 0;
 };
 
+bool is_v7(const json& model) { return model.value("family", std::string("v6")) == "v7"; }
+
 RunConfig run_config_of(const Variant& v, int steps) {
+  // v7's towers size their own pixels; v6's data.image.size must equal the CLIP tower's.
+  const json data = is_v7(v.model) ? json{{"ctx_len", v.ctx}}
+                                   : json{{"ctx_len", v.ctx},
+                                          {"image", {{"size", model_config_from_json(v.model, "model").vision.image_size}}}};
   const json raw = {
       {"model", v.model},
       {"tokenizer", {{"path", "(none: synthetic batches)"}}},
-      {"data", {{"ctx_len", v.ctx}, {"image", {{"size", model_config_from_json(v.model, "model").vision.image_size}}}}},
+      {"data", data},
       {"train",
        {{"stage", v.stage}, {"micro_batch_size", v.batch}, {"steps", steps + 1}, {"precision", v.precision},
         {"device", v.device}, {"grad_checkpointing", v.checkpointing}, {"zero_stage", v.zero_stage}}},
@@ -75,10 +83,23 @@ RunConfig run_config_of(const Variant& v, int steps) {
 }
 
 // The same micro batch every step, shaped like image-first samples: "User: " (3 tokens), the image,
-// then random text filling ctx_len.
+// then random text filling ctx_len. v7: K placeholder ids per sample and one picture per tower.
 class SyntheticBatches : public train::BatchSource {
  public:
   explicit SyntheticBatches(const RunConfig& c) {
+    if (c.family == ModelFamily::kV7) {
+      const auto& m = c.model7;
+      const int64_t B = c.train.micro_batch_size, K = m.tokens_per_image, T = c.data.ctx_len;
+      // Text ids below the World tokenizer's last (65529): never the placeholder 65535.
+      batch_.input_ids = torch::randint(1, std::min<int64_t>(m.rwkv.vocab_size, 65530), {B, T}, torch::kInt64);
+      batch_.input_ids.index_put_({torch::indexing::Slice(), torch::indexing::Slice(3, 3 + K)}, kV7ImagePlaceholderId);
+      batch_.labels = batch_.input_ids.clone();
+      batch_.labels.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, 3 + K + 3)}, kIgnoreLabel);
+      auto pixels = [&](const VitTowerConfig& t) { return torch::randn({B, 3, t.image_size, t.image_size}); };
+      batch_.towers = {pixels(m.towers.dino), pixels(m.towers.siglip),
+                       torch::randn({B, 3, m.towers.sam.image_size, m.towers.sam.image_size})};
+      return;
+    }
     const int64_t B = c.train.micro_batch_size, K = c.model.image_tokens(), text = c.data.ctx_len - K + 1;
     batch_.input_ids = torch::randint(1, c.model.vocab_size, {B, text}, torch::kInt64);
     batch_.input_ids.index_put_({torch::indexing::Slice(), 3}, kImagePlaceholder);
@@ -119,7 +140,7 @@ Result run(const Variant& v, int steps) {
     r.tokens_per_s = double(tokens) / steps / r.step_s;
     r.peak_gib = device.is_cuda() ? cuda_peak_allocated_bytes() / double(1ull << 30) : 0;
     if (const auto peak = train::device_peak_flops(device, config.train.precision))
-      r.mfu = r.tokens_per_s * train::flops_per_token(m.model, config.data.ctx_len) / *peak;
+      r.mfu = r.tokens_per_s * m.model.flops_per_token(config.data.ctx_len) / *peak;
     r.ok = true;
   } catch (const std::exception& e) {
     r.error = std::string(e.what()).substr(0, std::string(e.what()).find('\n'));
@@ -267,11 +288,22 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  const auto mc = model_config_from_json(v.model, model_path);
-  std::printf("model %s (n_layer %lld, n_embd %lld, vocab %lld), vision %lldpx, T = %lld, %s, device %s\n",
-              model_path.c_str(), static_cast<long long>(mc.n_layer), static_cast<long long>(mc.n_embd),
-              static_cast<long long>(mc.vocab_size), static_cast<long long>(mc.vision.image_size),
-              static_cast<long long>(ctx), precision.c_str(), device.str().c_str());
+  if (is_v7(v.model)) {
+    const auto m = visual_rwkv7_config_from_json(v.model, model_path);
+    std::printf("model %s (VisualRWKV-7: n_layer %lld, n_embd %lld, vocab %lld, K %lld, towers %lld/%lld/%lldpx), "
+                "T = %lld, %s, device %s\n",
+                model_path.c_str(), static_cast<long long>(m.rwkv.n_layer), static_cast<long long>(m.rwkv.n_embd),
+                static_cast<long long>(m.rwkv.vocab_size), static_cast<long long>(m.tokens_per_image),
+                static_cast<long long>(m.towers.dino.image_size), static_cast<long long>(m.towers.siglip.image_size),
+                static_cast<long long>(m.towers.sam.image_size), static_cast<long long>(ctx), precision.c_str(),
+                device.str().c_str());
+  } else {
+    const auto mc = model_config_from_json(v.model, model_path);
+    std::printf("model %s (n_layer %lld, n_embd %lld, vocab %lld), vision %lldpx, T = %lld, %s, device %s\n",
+                model_path.c_str(), static_cast<long long>(mc.n_layer), static_cast<long long>(mc.n_embd),
+                static_cast<long long>(mc.vocab_size), static_cast<long long>(mc.vision.image_size),
+                static_cast<long long>(ctx), precision.c_str(), device.str().c_str());
+  }
   const bool cuda = device.is_cuda();
   for (int stage : {1, 2}) {
     const int64_t batch = stage == 1 ? b1 : b2;

@@ -7,21 +7,47 @@
 namespace vrwkv::data {
 namespace {
 
-// A micro batch whose samples were all bad: no rows, the shapes' other sizes kept.
-Batch empty_batch(int64_t image_size) {
-  Batch b;
-  b.input_ids = torch::zeros({0, 0}, torch::kInt64);
-  b.labels = torch::zeros({0, 0}, torch::kInt64);
-  b.images = torch::zeros({0, 3, image_size, image_size}, torch::kFloat32);
-  return b;
+// The samples of `indices` that build, collated; each one that throws text::SampleError left out.
+template <class Builder, class Collate>
+Batch build_leaving_out_bad(const Builder& builder, const std::vector<uint64_t>& indices, Collate collate) {
+  std::vector<decltype(builder.build(0))> samples;
+  std::vector<Batch::Skipped> skipped;
+  for (uint64_t index : indices) {
+    try {
+      samples.push_back(builder.build(index));
+    } catch (const text::SampleError& e) {
+      skipped.push_back({builder.dataset().sample_id(index), e.reason(), e.what()});
+    }
+  }
+  Batch batch = collate(std::move(samples));
+  batch.skipped = std::move(skipped);
+  return batch;
 }
 
 }  // namespace
 
-BatchLoader::BatchLoader(const SampleBuilder& builder, GlobalOrder order, StepLayout layout, int64_t start_sample,
+BatchMaker v6_batches(const SampleBuilder& builder, int64_t image_size) {
+  return [&builder, image_size](const std::vector<uint64_t>& indices) {
+    return build_leaving_out_bad(builder, indices, [image_size](std::vector<Sample> samples) {
+      if (!samples.empty()) return collate(std::move(samples), image_size);
+      // A micro batch whose samples were all bad: no rows, the shapes' other sizes kept.
+      Batch b;
+      b.input_ids = torch::zeros({0, 0}, torch::kInt64);
+      b.labels = torch::zeros({0, 0}, torch::kInt64);
+      b.images = torch::zeros({0, 3, image_size, image_size}, torch::kFloat32);
+      return b;
+    });
+  };
+}
+
+BatchMaker v7_batches(const SampleBuilder7& builder) {
+  return [&builder](const std::vector<uint64_t>& indices) { return build_leaving_out_bad(builder, indices, collate7); };
+}
+
+BatchLoader::BatchLoader(BatchMaker make_batch, GlobalOrder order, StepLayout layout, int64_t start_sample,
                          LoaderOptions options, SkipStats& skips)
-    : builder_(builder), order_(std::move(order)), layout_(layout), start_sample_(start_sample), options_(options),
-      skips_(skips) {
+    : make_batch_(std::move(make_batch)), order_(std::move(order)), layout_(layout), start_sample_(start_sample),
+      options_(options), skips_(skips) {
   order_.micro_batch(layout_, start_sample_, 0);  // checks the layout before any worker starts
   VRWKV_CHECK(options_.num_workers >= 1 && options_.prefetch_batches >= 1, "loader: needs >= 1 worker and prefetch");
   for (int64_t i = 0; i < options_.num_workers; ++i) workers_.emplace_back([this] { work(); });
@@ -50,18 +76,8 @@ void BatchLoader::work() {
       job.indices = order_.micro_batch(layout_, start_sample_, job.number);
     }
     try {
-      std::vector<Sample> samples;
-      std::vector<Batch::Skipped> skipped;
-      for (uint64_t index : job.indices) {
-        try {
-          samples.push_back(builder_.build(index));
-        } catch (const text::SampleError& e) {
-          skipped.push_back({builder_.dataset().sample_id(index), e.reason(), e.what()});
-        }
-      }
-      Batch batch = samples.empty() ? empty_batch(options_.image_size) : collate(std::move(samples), options_.image_size);
+      Batch batch = make_batch_(job.indices);
       batch.number = job.number;
-      batch.skipped = std::move(skipped);
       std::lock_guard<std::mutex> lock(mu_);
       ready_.emplace(job.number, std::move(batch));
     } catch (...) {

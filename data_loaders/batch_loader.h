@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sample_builder.h"
+#include "sample_builder7.h"
 #include "sampler.h"
 #include "skip_stats.h"
 
@@ -20,13 +21,20 @@ namespace vrwkv::data {
 struct LoaderOptions {
   int64_t num_workers = 2;
   int64_t prefetch_batches = 4;
-  int64_t image_size = 336;
 };
+
+// Micro batch `indices` of the dataset: the samples that can be used, collated, and the bad ones
+// left out and listed in Batch::skipped. Called from the worker threads.
+using BatchMaker = std::function<Batch(const std::vector<uint64_t>& indices)>;
+
+// v6 (SampleBuilder, collate; images of image_size) and v7 (SampleBuilder7, collate7).
+BatchMaker v6_batches(const SampleBuilder& builder, int64_t image_size);
+BatchMaker v7_batches(const SampleBuilder7& builder);
 
 class BatchLoader {
  public:
   // Starts the workers at global stream position `start_sample` (a checkpoint's cursor, or 0).
-  BatchLoader(const SampleBuilder& builder, GlobalOrder order, StepLayout layout, int64_t start_sample,
+  BatchLoader(BatchMaker make_batch, GlobalOrder order, StepLayout layout, int64_t start_sample,
               LoaderOptions options, SkipStats& skips);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
@@ -43,7 +51,7 @@ class BatchLoader {
   };
   void work();
 
-  const SampleBuilder& builder_;
+  BatchMaker make_batch_;
   GlobalOrder order_;
   StepLayout layout_;
   int64_t start_sample_;

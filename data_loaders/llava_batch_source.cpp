@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "batch_loader.h"
 #include "image_source.h"
+#include "tower_image_source7.h"
 #include "llava_dataset.h"
 #include "validation_set.h"
 #include "text/tokenizer.h"
@@ -16,23 +17,23 @@ class LlavaBatchSource : public train::BatchSource {
       : file_(spec.config.data.file),
         dataset_(checked_file(spec.config)),
         tokenizer_(text::make_tokenizer(spec.config.tokenizer.kind, spec.config.tokenizer.path)),
-        builder_(dataset_, *tokenizer_, spec.config.data, spec.config.model.image_tokens(),
-                 make_image_loader(spec.config.data.image)),
         skips_(spec.config.data.max_skip_fraction),
-        loader_(builder_, training_order(spec.config, dataset_.size(), held_out_),
+        loader_(make_batches(spec.config), training_order(spec.config, dataset_.size(), held_out_),
                 StepLayout{spec.micro_batch, spec.accumulation, spec.rank, spec.world_size}, spec.start_sample,
-                {spec.config.data.num_workers, spec.config.data.prefetch_batches, spec.config.data.image.size},
-                skips_) {
+                {spec.config.data.num_workers, spec.config.data.prefetch_batches}, skips_) {
     skips_.set_earlier(spec.earlier_skips);  // counted from the first next(), after this
+    const bool validates = !held_out_.empty() || !spec.config.data.val_file.empty();
+    VRWKV_CHECK(!validates || builder_, spec.config.source, ": validation (data.val_file, data.val_fraction) ",
+                "is not yet available for model.family v7");
     if (!held_out_.empty())
-      validation_ = make_held_out_validation(builder_, held_out_, spec.config.data.image.size);
+      validation_ = make_held_out_validation(*builder_, held_out_, spec.config.data.image.size);
     else if (!spec.config.data.val_file.empty())
       validation_ = make_file_validation(spec.config, *tokenizer_);
   }
 
   train::Batch next() override {
     auto b = loader_.next();
-    return {std::move(b.input_ids), std::move(b.labels), std::move(b.images)};
+    return {std::move(b.input_ids), std::move(b.labels), std::move(b.images), std::move(b.towers)};
   }
   nlohmann::json skip_stats() const override { return skips_.to_json(); }
   std::string describe() const override {
@@ -52,6 +53,20 @@ class LlavaBatchSource : public train::BatchSource {
     return GlobalOrder(std::move(split.train), config.seed);
   }
 
+  // The family's sample builder (owned here, read by the workers) and the loader's batch maker.
+  BatchMaker make_batches(const RunConfig& config) {
+    if (config.family == ModelFamily::kV7) {
+      const auto& m = config.model7;
+      builder7_ = std::make_unique<SampleBuilder7>(
+          dataset_, *tokenizer_, config.data, text::V7Layout{m.tokens_per_image, config.data.ctx_len},
+          make_tower_image_loader7(config.data.image, tower_transforms7(m.towers)));
+      return v7_batches(*builder7_);
+    }
+    builder_ = std::make_unique<SampleBuilder>(dataset_, *tokenizer_, config.data, config.model.image_tokens(),
+                                               make_image_loader(config.data.image));
+    return v6_batches(*builder_, config.data.image.size);
+  }
+
   static const std::string& checked_file(const RunConfig& config) {
     VRWKV_CHECK(!config.data.file.empty(), config.source, ": data.file is not set");
     return config.data.file;
@@ -60,7 +75,8 @@ class LlavaBatchSource : public train::BatchSource {
   std::string file_;
   LlavaDataset dataset_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  SampleBuilder builder_;
+  std::unique_ptr<SampleBuilder> builder_;    // v6
+  std::unique_ptr<SampleBuilder7> builder7_;  // v7
   SkipStats skips_;
   std::vector<uint64_t> held_out_;  // validation's part of dataset_ (data.val_fraction), before loader_
   BatchLoader loader_;  // its workers use everything above, and stop first

@@ -1,5 +1,7 @@
 #include "llava_dataset.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -30,9 +32,11 @@ std::string_view LlavaDataset::raw(size_t index) const {
 
 namespace {
 
+// "id", else v7's "sample_id", else the position.
 std::string id_text(const nlohmann::json& j, size_t index) {
-  if (!j.is_object() || !j.contains("id")) return cat("#", index);
-  return j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump();
+  const char* key = j.is_object() && j.contains("id") ? "id" : "sample_id";
+  if (!j.is_object() || !j.contains(key)) return cat("#", index);
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
 }
 
 }  // namespace
@@ -47,8 +51,15 @@ text::Conversation LlavaDataset::conversation(size_t index) const {
   text::Conversation c;
   c.id = id_text(j, index);
   if (j.contains("image") && !j["image"].is_null()) {
-    if (!j["image"].is_string()) throw bad(cat("sample ", c.id, ": \"image\" must be a string"));
-    c.image = j["image"].get<std::string>();
+    const auto& image = j["image"];
+    const auto is_path = [](const nlohmann::json& p) { return p.is_string(); };
+    const bool paths = image.is_string() || (image.is_array() && std::all_of(image.begin(), image.end(), is_path));
+    if (!paths) throw bad(cat("sample ", c.id, ": \"image\" must be a path or a list of paths"));
+    if (image.is_string())
+      c.images.push_back(image.get<std::string>());
+    else
+      for (const auto& p : image) c.images.push_back(p.get<std::string>());
+    if (c.images.size() == 1) c.image = c.images.front();
   }
   if (!j.contains("conversations") || !j["conversations"].is_array())
     throw bad(cat("sample ", c.id, ": \"conversations\" must be a list"));

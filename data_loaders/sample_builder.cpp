@@ -14,6 +14,10 @@ SampleBuilder::SampleBuilder(const LlavaDataset& dataset, const text::Tokenizer&
 
 text::Conversation SampleBuilder::conversation(size_t index) const {
   auto conversation = dataset_.conversation(index);
+  if (conversation.images.size() > 1)
+    throw text::SampleError("bad_fields",
+                            cat("sample ", conversation.id, ": ", conversation.images.size(),
+                                " images; v6 trains on one image per sample (model.family v7 takes several)"));
   if (config_.drop_empty_replies) {
     auto pieces = text::clean_conversation(conversation, /*max_rounds=*/0);
     conversation.turns = pieces.empty() ? std::vector<text::Turn>{} : pieces.front().turns;

@@ -11,6 +11,7 @@
 #include "config/run_config.h"
 #include "image_source.h"  // ImageLoader
 #include "llava_dataset.h"
+#include "model/vision_towers7.h"  // TowerPixels
 #include "text/tokenizer.h"
 
 namespace vrwkv::data {
@@ -55,7 +56,8 @@ struct Batch {
   std::vector<std::string> ids;  // the samples it holds (bad ones are left out, never replaced)
   torch::Tensor input_ids;       // [B, T] int64
   torch::Tensor labels;          // [B, T] int64
-  torch::Tensor images;          // [B, 3, S, S] float32
+  torch::Tensor images;          // v6: [B, 3, S, S] float32
+  TowerPixels towers;            // v7: every image of the batch in sample order, per tower (sample_builder7.h)
   // Bad samples left out of this batch.
   struct Skipped {
     std::string id, reason, message;

@@ -104,7 +104,8 @@ struct BadDataFixture {
 // `count` micro batches of 3 of one rank alone, from stream position `start`.
 std::vector<data::Batch> run_loader(const data::SampleBuilder& builder, size_t dataset_size, int workers,
                                     int64_t start, int64_t count, data::SkipStats& skips) {
-  data::BatchLoader loader(builder, data::GlobalOrder(dataset_size, 7), {3, 1, 0, 1}, start, {workers, 3, 28}, skips);
+  data::BatchLoader loader(data::v6_batches(builder, 28), data::GlobalOrder(dataset_size, 7), {3, 1, 0, 1}, start,
+                           {workers, 3}, skips);
   std::vector<data::Batch> out;
   for (int64_t i = 0; i < count; ++i) out.push_back(loader.next());
   return out;
@@ -248,7 +249,8 @@ TEST_CASE("loader: batches are deterministic, resumable, and bad samples are ski
 
   // One batch of a whole epoch: every good sample in it, every bad one skipped under its reason.
   data::SkipStats epoch_skips;
-  data::BatchLoader loader(builder, data::GlobalOrder(dataset.size(), 7), {22, 1, 0, 1}, 0, {1, 1, 28}, epoch_skips);
+  data::BatchLoader loader(data::v6_batches(builder, 28), data::GlobalOrder(dataset.size(), 7), {22, 1, 0, 1}, 0,
+                           {1, 1}, epoch_skips);
   const auto batch = loader.next();
   CHECK(batch.ids.size() == 12);
   CHECK(batch.input_ids.size(0) == 12);
@@ -273,7 +275,8 @@ TEST_CASE("loader: a skipped fraction above the ceiling stops the job with a cle
   const data::SampleBuilder builder(dataset, *tokenizer, config.data, config.model.image_tokens(),
                                     data::make_image_loader(config.data.image));
   data::SkipStats skips(config.data.max_skip_fraction, /*min_seen=*/10);
-  data::BatchLoader loader(builder, data::GlobalOrder(dataset.size(), 7), {2, 1, 0, 1}, 0, {2, 2, 28}, skips);
+  data::BatchLoader loader(data::v6_batches(builder, 28), data::GlobalOrder(dataset.size(), 7), {2, 1, 0, 1}, 0,
+                           {2, 2}, skips);
   const auto message = error_of([&] {
     for (int i = 0; i < 20; ++i) loader.next();
   });

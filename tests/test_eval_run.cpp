@@ -8,6 +8,7 @@
 
 #include "catch_compat.h"
 #include "eval/answers.h"
+#include "infer/batch_decoder.h"
 #include "infer/eval_run.h"
 #include "test_paths.h"
 #include "toy_model.h"

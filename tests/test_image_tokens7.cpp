@@ -14,26 +14,11 @@
 #include "model/image_placement.h"
 #include "model/image_pool7.h"
 #include "tensor_compare.h"
+#include "vision_towers7_reference.h"
 
 namespace {
 
 using vrwkv::test::relative_error;
-
-// AdaptiveAvgPool2d by its definition: bin i of s covers [floor(i * n / s), ceil((i + 1) * n / s)).
-torch::Tensor reference_pool(const torch::Tensor& features, int64_t s) {
-  const int64_t N = features.size(0), P = features.size(1), D = features.size(2);
-  const auto n = static_cast<int64_t>(std::llround(std::sqrt(double(P))));
-  const auto grid = features.to(torch::kFloat64).view({N, n, n, D});
-  std::vector<torch::Tensor> tokens;
-  for (int64_t i = 0; i < s; ++i) {
-    const int64_t r0 = (i * n) / s, r1 = ((i + 1) * n + s - 1) / s;
-    for (int64_t j = 0; j < s; ++j) {
-      const int64_t c0 = (j * n) / s, c1 = ((j + 1) * n + s - 1) / s;
-      tokens.push_back(grid.narrow(1, r0, r1 - r0).narrow(2, c0, c1 - c0).mean({1, 2}));
-    }
-  }
-  return torch::stack(tokens, 1);  // [N, s * s, D], row-major
-}
 
 // Token ids [rows, n / rows] from a flat list.
 torch::Tensor ids_of(std::vector<int64_t> flat, int64_t rows) {
@@ -50,7 +35,7 @@ TEST_CASE("v7 pooling of the 32 x 32 grid equals AdaptiveAvgPool2d's bins", "[im
     const auto pooled = vrwkv::pool_image_grid(features, K);
     CHECK(pooled.sizes() == torch::IntArrayRef({3, K, 5}));
     const auto s = static_cast<int64_t>(std::llround(std::sqrt(double(K))));
-    CHECK(relative_error(pooled, reference_pool(features, s)) < 1e-6);
+    CHECK(relative_error(pooled, vrwkv::test::reference_adaptive_pool(features, s)) < 1e-6);
   }
   CHECK(torch::equal(vrwkv::pool_image_grid(features, 1024), features));  // the scripts' K: the identity
   // Row-major: with K = 4, token 1 is the top-right 16 x 16 quarter.

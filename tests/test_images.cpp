@@ -459,8 +459,10 @@ TEST_CASE("v7 towers get exact-square bicubic pixels with their own size and sta
   CHECK(vrwkv::data::preprocess_square(black, siglip).eq(-1.0f).all().item<bool>());
   CHECK(vrwkv::data::preprocess_square(white, siglip).eq(1.0f).all().item<bool>());
 
-  const auto batch = vrwkv::data::concat_tower_pixels({pixels, vrwkv::data::zero_towers7(), pixels});
+  const auto dark = vrwkv::data::preprocess_towers7(solid_image(4, 4, 0, 0, 0));
+  const auto batch = vrwkv::data::concat_tower_pixels({pixels, dark, pixels});
   CHECK(batch.sam.sizes() == torch::IntArrayRef({3, 3, 1024, 1024}));
-  CHECK(batch.dino[1].abs().max().item<float>() == 0.0f);
+  CHECK(torch::equal(batch.dino[1], dark.dino[0]));
   CHECK(torch::equal(batch.siglip[2], pixels.siglip[0]));
+  CHECK_FALSE(vrwkv::data::concat_tower_pixels({}).dino.defined());  // a text-only batch has no pixels
 }

@@ -17,6 +17,7 @@
 #include "model/rwkv7.h"
 #include "rwkv7_reference.h"
 #include "tensor_compare.h"
+#include "tiny_models7.h"
 #include "test_paths.h"
 
 namespace {
@@ -26,45 +27,11 @@ using vrwkv::test::Params;
 using vrwkv::test::reference_rwkv7;
 using vrwkv::test::relative_error;
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
+using vrwkv::test::ends_with;
 
-// A small model whose every parameter is random: the original's init leaves w1, a1, v1, g1, output and
-// ffn.value at zero, which would hide whole paths from a comparison.
-Rwkv7Config small_config() {
-  Rwkv7Config c;
-  c.n_layer = 3;
-  c.n_embd = 32;
-  c.head_size = 8;
-  c.vocab_size = 300;  // holds the pad id 261
-  c.d_decay = 8;
-  c.d_aaa = 6;
-  c.d_mv = 4;
-  c.d_gate = 10;
-  return c;
-}
+Rwkv7Config small_config() { return vrwkv::test::small_rwkv7_config(); }
 
-void randomize(vrwkv::RWKV7& model, uint64_t seed) {
-  torch::manual_seed(seed);
-  torch::NoGradGuard no_grad;
-  for (auto& item : model->named_parameters()) {
-    auto& p = item.value();
-    const auto& name = item.key();
-    if (p.dim() == 2) {
-      // Linear weights are [out, in], LoRA factors [in, out]: scale by the input width.
-      const bool linear = ends_with(name, ".weight");
-      const double fan_in = double(linear ? p.size(1) : p.size(0));
-      p.copy_(torch::randn_like(p) / std::sqrt(fan_in));
-    } else if (ends_with(name, "ln0.weight") || ends_with(name, "ln1.weight") || ends_with(name, "ln2.weight") ||
-               ends_with(name, "ln_out.weight") || ends_with(name, "ln_x.weight")) {
-      p.copy_(1.0 + 0.2 * torch::randn_like(p));
-    } else {
-      p.copy_(0.5 * torch::randn_like(p));
-    }
-  }
-  model->emb->weight.copy_(torch::randn_like(model->emb->weight));
-}
+void randomize(vrwkv::RWKV7& model, uint64_t seed) { vrwkv::test::randomize_rwkv7(*model, seed); }
 
 Params params_of(vrwkv::RWKV7& model) {
   Params p;
@@ -384,4 +351,38 @@ TEST_CASE("A plain RWKV-7 World file loads strictly under rwkv.", "[rwkv7]") {
     CHECK_THAT(std::string(e.what()), vrwkv::test::contains("blocks.1.att.v1"));
     CHECK_THAT(std::string(e.what()), vrwkv::test::contains("[32, 32]"));
   }
+}
+
+TEST_CASE("RWKV-7 checkpointed blocks give the gradients of the plain forward, value residual included", "[rwkv7]") {
+  const auto c = small_config();
+  vrwkv::RWKV7 model(c);
+  randomize(model, 15);
+  model->to(torch::kFloat64);
+  torch::manual_seed(16);
+  const auto x = torch::randn({2, 20, c.n_embd}, torch::kFloat64);
+  const auto weights = torch::randn({2, 20, c.vocab_size}, torch::kFloat64);
+  // Block 0 frozen: its checkpoint has no trainable tensor, yet v_first's gradient must flow through it.
+  for (auto& p : model->blocks[0]->parameters()) p.requires_grad_(false);
+  auto run = [&](bool checkpoint) {
+    model->checkpoint_blocks = checkpoint;
+    model->zero_grad();
+    auto xin = x.clone().requires_grad_(true);
+    (model->forward(xin) * weights).sum().backward();
+    std::vector<torch::Tensor> grads = {xin.grad()};
+    for (const auto& p : model->parameters())
+      if (p.requires_grad()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const auto plain = run(false), checkpointed = run(true);
+  REQUIRE(plain.size() == checkpointed.size());
+  REQUIRE(plain.size() > 10);
+  for (size_t i = 0; i < plain.size(); ++i) {
+    INFO("gradient " << i);
+    REQUIRE(checkpointed[i].defined());
+    CHECK(relative_error(checkpointed[i], plain[i]) < 1e-12);
+  }
+  // Under no_grad nothing is recorded either way.
+  torch::NoGradGuard no_grad;
+  model->checkpoint_blocks = true;
+  CHECK_FALSE(model->forward(x).requires_grad());
 }

@@ -15,6 +15,7 @@
 #include "model/vision_towers7.h"
 #include "model/vit_tower.h"
 #include "tensor_compare.h"
+#include "tiny_models7.h"
 #include "test_paths.h"
 #include "train/vision_tower_files7.h"
 #include "vision_towers7_reference.h"
@@ -24,49 +25,16 @@ namespace {
 using namespace vrwkv;
 using test::relative_error;
 
-// Every parameter drawn from U(-0.5, 0.5), so no term (a zero bias, a unit gain) hides a mistake.
-void randomise(torch::nn::Module& m) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : m.parameters()) p.uniform_(-0.5, 0.5);
-}
+void randomise(torch::nn::Module& m) { test::randomise_uniform(m); }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
 }
 
-VitTowerConfig tiny_dino(int64_t image = 8) {
-  VitTowerConfig c;
-  c.name = "dino";
-  c.width = 8, c.depth = 4, c.heads = 2, c.mlp_width = 12, c.patch = 2, c.image_size = image;
-  c.class_token = true, c.register_tokens = 2, c.layer_scale = true;
-  return c;
-}
-
-VitTowerConfig tiny_siglip(int64_t image = 8, int64_t patch = 2) {
-  VitTowerConfig c;
-  c.name = "siglip";
-  c.width = 6, c.depth = 3, c.heads = 3, c.mlp_width = 10, c.patch = patch, c.image_size = image;
-  c.class_token = false, c.register_tokens = 0, c.layer_scale = false;
-  return c;
-}
-
-SamEncoderConfig tiny_sam(int64_t image = 12) {
-  SamEncoderConfig c;
-  c.width = 8, c.depth = 3, c.heads = 2, c.mlp_width = 12, c.patch = 2, c.image_size = image;
-  c.window = 4;  // the 6x6 map pads to 8x8: padded keys take part
-  c.global_blocks = {1};
-  c.neck_channels = 4;
-  return c;
-}
-
-// Three towers on one 3x3 grid: DINOv2 6/2, SigLIP 9/3, SAM 12/2 = 6 -> 3 after space-to-depth.
-VisionTowers7Config tiny_towers() {
-  VisionTowers7Config c;
-  c.dino = tiny_dino(6);
-  c.siglip = tiny_siglip(9, 3);
-  c.sam = tiny_sam(12);
-  return c;
-}
+using test::tiny_dino;
+using test::tiny_sam;
+using test::tiny_siglip;
+using test::tiny_towers;
 
 // The float64 module against the reference image by image, and the same weights in float32.
 void check_vit(const VitTowerConfig& c) {

@@ -237,4 +237,20 @@ inline torch::Tensor reference_resample(const torch::Tensor& pos, int64_t m) {
   return out.reshape({1, m * m, D});
 }
 
+// v7's pooling, AdaptiveAvgPool2d by its definition: bin i of s covers [floor(i * n / s), ceil((i + 1) * n / s)).
+inline torch::Tensor reference_adaptive_pool(const torch::Tensor& features, int64_t s) {
+  const int64_t N = features.size(0), P = features.size(1), D = features.size(2);
+  const auto n = static_cast<int64_t>(std::llround(std::sqrt(double(P))));
+  const auto grid = features.to(torch::kFloat64).view({N, n, n, D});
+  std::vector<torch::Tensor> tokens;
+  for (int64_t i = 0; i < s; ++i) {
+    const int64_t r0 = (i * n) / s, r1 = ((i + 1) * n + s - 1) / s;
+    for (int64_t j = 0; j < s; ++j) {
+      const int64_t c0 = (j * n) / s, c1 = ((j + 1) * n + s - 1) / s;
+      tokens.push_back(grid.narrow(1, r0, r1 - r0).narrow(2, c0, c1 - c0).mean({1, 2}));
+    }
+  }
+  return torch::stack(tokens, 1);  // [N, s * s, D], row-major
+}
+
 }  // namespace vrwkv::test

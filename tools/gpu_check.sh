@@ -18,6 +18,8 @@
 #        against the original's re-run of the whole sequence per token, 128 new tokens
 #     6. bench_wkv7 at issue 16's shape (B 4, T 2048, 12 heads of 64, bf16): one layer's WKV7 forward +
 #        backward on CUDA against a per-step torch-op loop (the goal: at most 1.0 ms)
+#     7. bench_train_step for VisualRWKV-7 at the 0.1B recipe (configs/v7-0b1: T 2048, K 1024, stage 1
+#        batch 32, stage 2 batch 16, the three full-size towers), last and at most 4 minutes
 # On a machine without a GPU it builds, runs what needs none and names each step it skipped.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
@@ -217,6 +219,17 @@ PY
     fi
   else
     record bench_wkv7 skipped 0 "no GPU (the CPU figures: make bench)"
+  fi
+  if [[ "$device" == cuda ]]; then
+    local start=$SECONDS
+    if timeout 240 "$build/bench/bench_train_step" --device cuda --model "$root/configs/v7-0b1/stage1.json" \
+         --ctx 2048 --stage1-batch 32 --stage2-batch 16 --steps 2 > "$out/bench_v7.log" 2>&1; then
+      record bench_train_step_v7 pass $((SECONDS - start)) "$(grep -E 'stage [12]' "$out/bench_v7.log" | tr '\n' ';')"
+    else
+      record bench_train_step_v7 fail $((SECONDS - start)) "$(tail -n 1 "$out/bench_v7.log")"
+    fi
+  else
+    record bench_train_step_v7 skipped 0 "no GPU (the CPU figures: make bench)"
   fi
   write_json
   exit $failed

@@ -3,6 +3,7 @@
 #include "clip_preprocess.h"
 #include "image_decode.h"
 #include "image_source.h"
+#include "tower_preprocess7.h"
 
 namespace vrwkv::data {
 
@@ -31,6 +32,17 @@ ImageLoader make_image_decoder(const ImageConfig& config) {
     if (!std::filesystem::exists(path)) throw text::SampleError("missing_image", cat("image file not found: ", path));
     try {
       return load_and_preprocess(path, t);
+    } catch (const Error& e) {
+      throw text::SampleError("bad_image", e.what());
+    }
+  };
+}
+
+TowerImageLoader make_tower_image_decoder7(const TowerTransforms7& transforms) {
+  return [transforms](const std::string& path) {
+    if (!std::filesystem::exists(path)) throw text::SampleError("missing_image", cat("image file not found: ", path));
+    try {
+      return preprocess_towers7(decode_image(path), transforms);
     } catch (const Error& e) {
       throw text::SampleError("bad_image", e.what());
     }

@@ -5,15 +5,10 @@
 
 namespace vrwkv::data {
 
-SquareTransform dino_transform7() { return SquareTransform{}; }
-
-SquareTransform siglip_transform7() { return SquareTransform{448, {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}; }
-
-SquareTransform sam_transform7() {
-  SquareTransform t;
-  t.size = 1024;
-  return t;
-}
+// The full-size towers' transforms: one source of the sizes and statistics (tower_transforms7).
+SquareTransform dino_transform7() { return tower_transforms7(VisionTowers7Config{}).dino; }
+SquareTransform siglip_transform7() { return tower_transforms7(VisionTowers7Config{}).siglip; }
+SquareTransform sam_transform7() { return tower_transforms7(VisionTowers7Config{}).sam; }
 
 torch::Tensor preprocess_square(const RgbImage& img, const SquareTransform& t) {
   VRWKV_CHECK(t.size > 0, "preprocess: bad transform size ", t.size);
@@ -35,25 +30,13 @@ torch::Tensor preprocess_square(const RgbImage& img, const SquareTransform& t) {
   return out;
 }
 
+TowerPixels preprocess_towers7(const RgbImage& img, const TowerTransforms7& t) {
+  return {preprocess_square(img, t.dino).unsqueeze(0), preprocess_square(img, t.siglip).unsqueeze(0),
+          preprocess_square(img, t.sam).unsqueeze(0)};
+}
+
 TowerPixels preprocess_towers7(const RgbImage& img) {
-  return {preprocess_square(img, dino_transform7()).unsqueeze(0), preprocess_square(img, siglip_transform7()).unsqueeze(0),
-          preprocess_square(img, sam_transform7()).unsqueeze(0)};
-}
-
-TowerPixels zero_towers7() {
-  const auto zeros = [](const SquareTransform& t) { return torch::zeros({1, 3, t.size, t.size}); };
-  return {zeros(dino_transform7()), zeros(siglip_transform7()), zeros(sam_transform7())};
-}
-
-TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images) {
-  VRWKV_CHECK(!images.empty(), "concat_tower_pixels: no images");
-  std::vector<torch::Tensor> dino, siglip, sam;
-  for (const auto& p : images) {
-    dino.push_back(p.dino);
-    siglip.push_back(p.siglip);
-    sam.push_back(p.sam);
-  }
-  return {torch::cat(dino), torch::cat(siglip), torch::cat(sam)};
+  return preprocess_towers7(img, tower_transforms7(VisionTowers7Config{}));
 }
 
 }  // namespace vrwkv::data

@@ -10,14 +10,9 @@
 #include <string>
 
 #include "model/vision_towers7.h"
+#include "tower_image_source7.h"
 
 namespace vrwkv::data {
-
-struct SquareTransform {
-  int size = 448;
-  std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
-  std::array<float, 3> std{0.229f, 0.224f, 0.225f};
-};
 
 // DINOv2 at 448, ImageNet statistics.
 SquareTransform dino_transform7();
@@ -29,13 +24,9 @@ SquareTransform sam_transform7();
 // float32 [3, t.size, t.size]: resize_bicubic_pil to t.size x t.size, then (v / 255 - mean) / std in float32.
 torch::Tensor preprocess_square(const RgbImage& img, const SquareTransform& t);
 
-// The three towers' pixels of one picture, each [1, 3, S, S] (a batch of one, ready to concatenate).
+// The three towers' pixels of one picture, each [1, 3, S, S] (a batch of one, ready to concatenate);
+// the full-size transforms unless given.
 TowerPixels preprocess_towers7(const RgbImage& img);
-
-// Zero pixels of one picture for every tower: what a sample gets when one of its images fails to load.
-TowerPixels zero_towers7();
-
-// The pictures' pixels in order, one call per tower: [N, 3, S, S] each.
-TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images);
+TowerPixels preprocess_towers7(const RgbImage& img, const TowerTransforms7& transforms);
 
 }  // namespace vrwkv::data

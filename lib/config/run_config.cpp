@@ -20,6 +20,11 @@ const EnumNames<DeviceSetting>& device_setting_names() {
   return names;
 }
 
+const EnumNames<ModelFamily>& model_family_names() {
+  static const EnumNames<ModelFamily> names = {{"v6", ModelFamily::kV6}, {"v7", ModelFamily::kV7}};
+  return names;
+}
+
 const EnumNames<FrozenWeights>& frozen_weights_names() {
   static const EnumNames<FrozenWeights> names = {{"reference", FrozenWeights::kReference},
                                                  {"copy", FrozenWeights::kCopy}};
@@ -44,13 +49,69 @@ Field pick(std::string name, Enum def, std::string doc, const EnumNames<Enum>& n
   return choice<RunConfig>(std::move(name), def, std::move(doc), names, member);
 }
 
+// The keys both kinds of tower have, defaults from a full-size preset (one source of the sizes),
+// then the kind's own.
+template <class Tower>
+Field tower_fields(const std::string& name, const std::string& doc, const Tower& d, std::vector<Field> own) {
+  std::vector<Field> fields = {
+      integer("width", d.width, "tower width", 1),
+      integer("depth", d.depth, "blocks in its checkpoint (a timm tower's output is block depth - 2)", 1),
+      integer("heads", d.heads, "attention heads", 1),
+      integer("mlp_width", d.mlp_width, "MLP width", 1),
+      integer("patch", d.patch, "patch side in pixels", 1),
+      integer("image_size", d.image_size, "input side in pixels (its pixels are resized to it)", 1),
+  };
+  for (auto& f : own) fields.push_back(std::move(f));
+  return object(name, doc, std::move(fields));
+}
+
+Field vit_tower_fields(const std::string& name, const std::string& doc, const VitTowerConfig& d) {
+  return tower_fields(name, doc, d,
+                      {integer("register_tokens", d.register_tokens, "register tokens after the class token", 0)});
+}
+
+Field sam_tower_fields(const SamEncoderConfig& d) {
+  return tower_fields("sam", "SAM's image encoder (Meta's ViT-B)", d,
+                      {integer("window", d.window, "window side of the windowed blocks", 1),
+                       integer("global_attn_every", 3,
+                               "every N-th block attends globally (ViT-B: 3, blocks 2, 5, 8, 11)", 1),
+                       integer("neck_channels", d.neck_channels, "neck width (4x after space-to-depth)", 1)});
+}
+
+// The keys only one family reads: a config of the other family that sets one is an error.
+const std::vector<std::string>& v6_only_model_keys() {
+  static const std::vector<std::string> keys = {"dim_att", "dim_ffn", "d_mix", "grid_size", "scan_mode", "vision"};
+  return keys;
+}
+const std::vector<std::string>& v7_only_model_keys() {
+  static const std::vector<std::string> keys = {"d_aaa", "d_mv", "d_gate", "projector", "tokens_per_image", "towers"};
+  return keys;
+}
+
+// The default value of a field (objects: their children's).
+nlohmann::json default_of(const Field& field) {
+  if (field.type != Type::kObject) return field.default_value;
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& c : field.children) out[c.name] = default_of(c);
+  return out;
+}
+
+const Field& child_of(const Field& object, const std::string& name) {
+  for (const auto& c : object.children)
+    if (c.name == name) return c;
+  throw Error(cat("config schema: no key ", object.name, ".", name));
+}
+
 }  // namespace
 
 const Field& run_config_schema() {
+  const VisionTowers7Config full_towers;
   // The model section is read by the model's own reader (model_config_from_json, which also reads
   // model.json files), so its sizes are not bound here.
   static const Field schema = object("", "", {
-      object("model", "model sizes (SPEC section 1) and how the image span is read", {
+      object("model", "model sizes (SPEC section 1, SPEC-v7 sections 1, 5, 6) and how the image span is read", {
+          pick("family", ModelFamily::kV6, "v6: CLIP + RWKV-6 (the paper); v7: DINOv2 + SigLIP + SAM + RWKV-7 "
+               "(VisualRWKV v7.00)", model_family_names(), MEMBER(family)),
           integer("n_layer", 24, "RWKV blocks", 1),
           integer("n_embd", 2048, "model width C", 1),
           integer("dim_att", 0, "attention width (0: n_embd)", 0),
@@ -58,7 +119,18 @@ const Field& run_config_schema() {
           integer("head_size", 64, "channels per WKV head", 1),
           integer("vocab_size", 65536, "vocabulary size", 1),
           integer("d_mix", 0, "ddlerp LoRA width (0: 32, or 64 when n_embd >= 4096)", 0),
-          integer("d_decay", 0, "decay LoRA width (0: 64, or 128 when n_embd >= 4096)", 0),
+          integer("d_decay", 0, "decay LoRA width (0: v6 64, or 128 when n_embd >= 4096; v7 the spec's formula)", 0),
+          integer("d_aaa", 0, "v7: in-context learning rate LoRA width (0: the spec's formula)", 0),
+          integer("d_mv", 0, "v7: value residual LoRA width (0: the spec's formula)", 0),
+          integer("d_gate", 0, "v7: output gate LoRA width (0: the spec's formula)", 0),
+          string("projector", "mlp", "v7: the projector (proj_type): mlp (gated, the scripts') or linear",
+                 {"mlp", "linear"}),
+          integer("tokens_per_image", 1024, "v7: image tokens K per image (a square; the grid is pooled to it)", 1),
+          object("towers", "v7: the three frozen vision towers (defaults: the original's)", {
+              vit_tower_fields("dino", "DINOv2-L/14 with registers (timm)", full_towers.dino),
+              vit_tower_fields("siglip", "SigLIP So400m/14 (timm, open_clip's file)", full_towers.siglip),
+              sam_tower_fields(full_towers.sam),
+          }),
           integer("grid_size", -1, "image token pooling: -1 all patches + cls, 0 cls, 1 mean + cls, g > 1 g x g grid", -1),
           into(string("scan_mode", "bi", "order the image span is read in per block", {"uni", "bi", "multi"}),
                MEMBER(scan_mode), [](const nlohmann::json& v) { return scan_mode_from_string(v.get<std::string>()); }),
@@ -200,18 +272,45 @@ RunConfig run_config_from_json(const nlohmann::json& raw, const std::string& sou
   c.source = source;
   c.resolved = validate(run_config_schema(), raw, source);
   store_into(run_config_schema(), c.resolved, c);
-  c.model = model_config_from_json(c.resolved.at("model"), source + ": model");
+  // A key only the other family reads would be silently ignored: refuse any value but its default
+  // (a saved config holds every key, defaults included, and must read back).
+  const bool v7 = c.family == ModelFamily::kV7;
+  const auto& model_schema = child_of(run_config_schema(), "model");
+  for (const auto& key : v7 ? v6_only_model_keys() : v7_only_model_keys())
+    if (c.resolved.at("model").at(key) != default_of(child_of(model_schema, key)))
+      throw Error(cat(source, ": model.", key, " is a ", v7 ? "v6" : "v7", " key, but model.family is ",
+                      to_string(c.family)));
+  if (v7) {
+    c.model7 = visual_rwkv7_config_from_json(c.resolved.at("model"), source + ": model");
+    // v7 has one prompt style (images first in their human turn) and per-tower pixels.
+    if (c.data.prompt_style != text::PromptStyle::kImageFirst)
+      throw Error(cat(source, ": data.prompt_style must be image_first for model.family v7 (its only layout)"));
+    const auto& image_schema = child_of(child_of(run_config_schema(), "data"), "image");
+    for (const char* key : {"size", "mean", "std", "aspect"})
+      if (c.resolved.at("data").at("image").at(key) != default_of(child_of(image_schema, key)))
+        throw Error(cat(source, ": data.image.", key, " is a v6 key: v7's towers each resize and normalise ",
+                        "their own pixels (model.towers.*.image_size)"));
+  } else {
+    c.model = model_config_from_json(c.resolved.at("model"), source + ": model");
+  }
+  const int64_t n_layer = v7 ? c.model7.rwkv.n_layer : c.model.n_layer;
   // What one key alone cannot say.
   if (!c.data.val_file.empty() && c.data.val_fraction > 0)
     throw Error(cat(source, ": data.val_file and data.val_fraction both choose the validation set; set one"));
-  if (c.train.freeze_rwkv_layers < 0) c.train.freeze_rwkv_layers = c.train.stage == 1 ? c.model.n_layer : 0;
-  if (c.train.freeze_rwkv_layers > c.model.n_layer)
+  if (c.train.freeze_rwkv_layers < 0) c.train.freeze_rwkv_layers = c.train.stage == 1 ? n_layer : 0;
+  if (c.train.freeze_rwkv_layers > n_layer)
     throw Error(cat(source, ": train.freeze_rwkv_layers (", c.train.freeze_rwkv_layers, ") exceeds model.n_layer (",
-                    c.model.n_layer, ")"));
-  if (c.data.image.size != c.model.vision.image_size)
+                    n_layer, ")"));
+  if (!v7 && c.data.image.size != c.model.vision.image_size)
     throw Error(cat(source, ": data.image.size (", c.data.image.size, ") must equal model.vision.image_size (",
                     c.model.vision.image_size, ")"));
   return c;
+}
+
+void require_family(const RunConfig& config, ModelFamily family, const std::string& command) {
+  if (config.family != family)
+    throw Error(cat(config.source, ": model.family is ", to_string(config.family), ", but `", command, "` runs ",
+                    to_string(family), " models only so far"));
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {

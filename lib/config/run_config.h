@@ -10,6 +10,7 @@
 
 #include "config/schema.h"
 #include "model/config.h"
+#include "model/config7.h"
 #include "model/sequence.h"
 #include "text/conversation.h"
 
@@ -24,6 +25,7 @@ enum class FrozenWeights { kReference, kCopy };      // checkpoint.frozen
 const config::EnumNames<Precision>& precision_names();
 const config::EnumNames<DeviceSetting>& device_setting_names();
 const config::EnumNames<FrozenWeights>& frozen_weights_names();
+const config::EnumNames<ModelFamily>& model_family_names();
 
 // The members below are filled by run_config_from_json from the schema, which holds every default;
 // they start zeroed so that no second set of defaults exists here.
@@ -88,7 +90,9 @@ struct CheckpointConfig {
 struct RunConfig {
   std::string source;         // the file it came from, for messages
   nlohmann::json resolved;    // every key, defaults filled in
-  ModelConfig model;
+  ModelFamily family{};       // model.family: which of the two models below the run uses
+  ModelConfig model;          // v6 (default-constructed for v7)
+  VisualRwkv7Config model7;   // v7 (default-constructed for v6)
   ScanMode scan_mode{};
   TokenizerConfig tokenizer;
   DataConfig data;
@@ -106,5 +110,9 @@ const config::Field& run_config_schema();
 // the file are relative to the file's folder; those given in overrides to the current directory.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
 RunConfig run_config_from_json(const nlohmann::json& config, const std::string& source);
+
+// Throws vrwkv::Error naming the config and `command` unless the config's model.family is `family`:
+// for the commands that do not run the other family yet.
+void require_family(const RunConfig& config, ModelFamily family, const std::string& command);
 
 }  // namespace vrwkv

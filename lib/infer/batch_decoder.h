@@ -14,22 +14,11 @@
 #include <vector>
 
 #include "infer/generate.h"
+#include "infer/question_decoder.h"
 
 namespace vrwkv {
 
-struct DecodeRequest {
-  std::string question;  // the human turn ("<image>" is placed by the prompt style)
-  torch::Tensor image;   // [3, S, S] preprocessed pixels, or undefined for a text-only question
-  uint64_t seed = 0;     // this question's sampling seed (unused when greedy)
-};
-
-struct DecodeResult {
-  Decoded decoded;
-  std::string prompt;         // the rendered prompt text ("User: ...\n\nAssistant:")
-  int64_t prompt_positions = 0;  // positions read before the answer (image included)
-};
-
-class BatchDecoder {
+class BatchDecoder : public QuestionDecoder {
  public:
   // ctx_len > 0 rejects prompts (image included) longer than that. Puts the model in eval mode.
   BatchDecoder(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,
@@ -41,7 +30,7 @@ class BatchDecoder {
   }
 
   // Answers every request; options.seed is ignored (each request has its own).
-  std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options);
+  std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options) override;
 
  private:
   VisualRWKV model_;

@@ -101,7 +101,7 @@ std::set<std::string> answered_ids(const std::string& answers) {
   return ids;
 }
 
-EvalRunStats answer_questions(BatchDecoder& decoder, const std::vector<eval::Question>& questions,
+EvalRunStats answer_questions(QuestionDecoder& decoder, const std::vector<eval::Question>& questions,
                               const QuestionImages& images, const EvalRunOptions& options) {
   VRWKV_CHECK(options.world_size >= 1 && options.rank >= 0 && options.rank < options.world_size, "eval: rank ",
               options.rank, " of ", options.world_size);
@@ -136,7 +136,9 @@ EvalRunStats answer_questions(BatchDecoder& decoder, const std::vector<eval::Que
       const auto& q = questions[todo[i]];
       DecodeRequest r{q.text, torch::Tensor(), question_seed(options.generate.seed, q.question_id)};
       try {
-        r.image = images(q);
+        auto pixels = images(q);
+        r.image = std::move(pixels.image);
+        r.towers = std::move(pixels.towers);
       } catch (const std::exception& e) {
         image_error[i - first] = e.what();
         stats.image_problems.push_back(cat(q.question_id.dump(), " (", q.where, "): ", e.what()));

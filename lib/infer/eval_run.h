@@ -11,13 +11,23 @@
 #include <vector>
 
 #include "eval/questions.h"
-#include "infer/batch_decoder.h"
+#include "infer/question_decoder.h"
 
 namespace vrwkv {
 
-// The preprocessed image of a question, or an undefined tensor when it has none. Throws when the
-// image is missing or cannot be decoded: the question is then answered without it and reported.
-using QuestionImages = std::function<torch::Tensor(const eval::Question&)>;
+// A question's pixels: v6's preprocessed image, or v7's image for the three towers; undefined
+// tensors when it has none.
+struct QuestionPixels {
+  QuestionPixels() = default;
+  QuestionPixels(torch::Tensor image) : image(std::move(image)) {}  // v6's image loaders give the tensor
+  explicit QuestionPixels(TowerPixels towers) : towers(std::move(towers)) {}
+  torch::Tensor image;
+  TowerPixels towers;
+};
+
+// The pixels of a question. Throws when the image is missing or cannot be decoded: the question is
+// then answered without it and reported.
+using QuestionImages = std::function<QuestionPixels(const eval::Question&)>;
 
 struct EvalRunOptions {
   std::string answers;       // the merged answer file (JSON Lines)
@@ -48,7 +58,7 @@ std::string answer_part_path(const std::string& answers, int rank);
 std::set<std::string> answered_ids(const std::string& answers);
 
 // Answers this rank's unanswered questions; returns what it did.
-EvalRunStats answer_questions(BatchDecoder& decoder, const std::vector<eval::Question>& questions,
+EvalRunStats answer_questions(QuestionDecoder& decoder, const std::vector<eval::Question>& questions,
                               const QuestionImages& images, const EvalRunOptions& options);
 
 // Rank 0, after its own share: waits (polling) until every question has an answer, then writes the

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "base/json_field.h"
 
 namespace vrwkv {
 
@@ -64,42 +65,28 @@ Rwkv7Config Rwkv7Config::resolved() const {
   return c;
 }
 
-namespace {
-
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
-  if (!j.contains(key)) return;
-  try {
-    out = j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(cat(where, ": field '", key, "' has the wrong type (", j.at(key).type_name(), ")"));
-  }
-}
-
-}  // namespace
-
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where) {
   VRWKV_CHECK(j.is_object(), where, ": model config must be a JSON object");
   ModelConfig c;
-  read_field(j, "n_layer", c.n_layer, where);
-  read_field(j, "n_embd", c.n_embd, where);
-  read_field(j, "dim_att", c.dim_att, where);
-  read_field(j, "dim_ffn", c.dim_ffn, where);
-  read_field(j, "head_size", c.head_size, where);
-  read_field(j, "vocab_size", c.vocab_size, where);
-  read_field(j, "d_mix", c.d_mix, where);
-  read_field(j, "d_decay", c.d_decay, where);
-  read_field(j, "grid_size", c.grid_size, where);
+  read_json_field(j, "n_layer", c.n_layer, where);
+  read_json_field(j, "n_embd", c.n_embd, where);
+  read_json_field(j, "dim_att", c.dim_att, where);
+  read_json_field(j, "dim_ffn", c.dim_ffn, where);
+  read_json_field(j, "head_size", c.head_size, where);
+  read_json_field(j, "vocab_size", c.vocab_size, where);
+  read_json_field(j, "d_mix", c.d_mix, where);
+  read_json_field(j, "d_decay", c.d_decay, where);
+  read_json_field(j, "grid_size", c.grid_size, where);
   if (j.contains("vision")) {
     const auto& v = j.at("vision");
     const std::string vwhere = where + ": vision";
-    read_field(v, "hidden_size", c.vision.hidden_size, vwhere);
-    read_field(v, "intermediate_size", c.vision.intermediate_size, vwhere);
-    read_field(v, "num_hidden_layers", c.vision.num_hidden_layers, vwhere);
-    read_field(v, "num_attention_heads", c.vision.num_attention_heads, vwhere);
-    read_field(v, "image_size", c.vision.image_size, vwhere);
-    read_field(v, "patch_size", c.vision.patch_size, vwhere);
-    read_field(v, "layer_norm_eps", c.vision.layer_norm_eps, vwhere);
+    read_json_field(v, "hidden_size", c.vision.hidden_size, vwhere);
+    read_json_field(v, "intermediate_size", c.vision.intermediate_size, vwhere);
+    read_json_field(v, "num_hidden_layers", c.vision.num_hidden_layers, vwhere);
+    read_json_field(v, "num_attention_heads", c.vision.num_attention_heads, vwhere);
+    read_json_field(v, "image_size", c.vision.image_size, vwhere);
+    read_json_field(v, "patch_size", c.vision.patch_size, vwhere);
+    read_json_field(v, "layer_norm_eps", c.vision.layer_norm_eps, vwhere);
   }
   try {
     return c.resolved();

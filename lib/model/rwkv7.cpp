@@ -151,6 +151,73 @@ torch::Tensor Block7Impl::forward(torch::Tensor x, torch::Tensor& v_first, Layer
   return x + ffn->forward(ln2(x), state, fresh);
 }
 
+namespace {
+
+// A block run without recording a graph (SPEC-v7 section 9's grad_cp, per block as DeepSpeed's
+// activation checkpointing): its inputs are kept and backward runs it again with autograd. Beside x
+// it carries the value residual: layer 0 returns v_first as a second output, later layers take it
+// as a second input (so its gradient reaches layer 0 through every block that read it). The block
+// is deterministic, so the gradients are those of running without checkpointing.
+class CheckpointedBlock7 : public torch::autograd::Function<CheckpointedBlock7> {
+ public:
+  static torch::autograd::tensor_list forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                              const torch::Tensor& v_first, torch::TensorList params,
+                                              int64_t block_address) {
+    ctx->save_for_backward({x, v_first});
+    ctx->saved_data["block"] = block_address;
+    torch::NoGradGuard no_grad;
+    auto* block = reinterpret_cast<Block7Impl*>(block_address);
+    torch::Tensor v = block->layer_id == 0 ? torch::Tensor() : v_first;
+    auto y = block->forward(x, v);
+    if (block->layer_id == 0) return {y, v};
+    return {y};
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    auto* block = reinterpret_cast<Block7Impl*>(ctx->saved_data["block"].toInt());
+    const auto saved = ctx->get_saved_variables();
+    const bool first = block->layer_id == 0;
+    const auto x = saved[0].detach().requires_grad_(true);
+    torch::Tensor v_in = first ? torch::Tensor() : saved[1].detach().requires_grad_(true);
+    std::vector<torch::Tensor> inputs = {x};
+    if (!first) inputs.push_back(v_in);
+    std::vector<torch::Tensor> params;
+    for (const auto& p : block->parameters())
+      if (p.requires_grad()) params.push_back(p);
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    std::vector<torch::Tensor> outputs, out_grads;
+    {
+      torch::AutoGradMode enable(true);
+      torch::Tensor v = v_in;
+      outputs.push_back(block->forward(x, v));
+      if (first) outputs.push_back(v);
+    }
+    for (size_t i = 0; i < outputs.size(); ++i)
+      out_grads.push_back(grads[i].defined() ? grads[i] : torch::zeros_like(outputs[i]));
+    const auto g = torch::autograd::grad(outputs, inputs, out_grads, /*retain_graph=*/false, /*create_graph=*/false,
+                                         /*allow_unused=*/true);
+    torch::autograd::tensor_list out = {g[0], first ? torch::Tensor() : g[1]};
+    out.insert(out.end(), g.begin() + (first ? 1 : 2), g.end());
+    out.emplace_back();  // block_address
+    return out;
+  }
+};
+
+torch::Tensor run_block7(Block7Impl& block, const torch::Tensor& x, torch::Tensor& v_first, bool checkpoint) {
+  if (!checkpoint || !torch::GradMode::is_enabled()) return block.forward(x, v_first);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : block.parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  // Layer 0 makes v_first: an empty placeholder stands in its place, as a Function's inputs must be tensors.
+  const auto v_in = block.layer_id == 0 ? torch::empty({0}, x.options()) : v_first;
+  auto out = CheckpointedBlock7::apply(x, v_in, torch::TensorList(trainable), reinterpret_cast<int64_t>(&block));
+  if (block.layer_id == 0) v_first = out[1];
+  return out[0];
+}
+
+}  // namespace
+
 RWKV7Impl::RWKV7Impl(const Rwkv7Config& c) : config(c.resolved()) {
   // emb, head and the LayerNorms keep PyTorch's defaults (emb N(0, 1), head U(+-1/sqrt(C))), as the
   // original; a pretrained file overwrites them.
@@ -180,8 +247,10 @@ torch::Tensor RWKV7Impl::forward_hidden(const torch::Tensor& x_in, std::vector<L
   auto x = from_start ? pad_left(x_in) : x_in;
   const int64_t p = x.size(1) - x_in.size(1);
   torch::Tensor v_first;
-  for (int64_t i = 0; i < n; ++i)
-    x = blocks[i]->as<Block7Impl>()->forward(x, v_first, states ? &(*states)[i] : nullptr, fresh);
+  for (int64_t i = 0; i < n; ++i) {
+    auto& block = *blocks[i]->as<Block7Impl>();
+    x = states ? block.forward(x, v_first, &(*states)[i], fresh) : run_block7(block, x, v_first, checkpoint_blocks);
+  }
   x = ln_out(x);
   return p > 0 ? x.narrow(1, p, x_in.size(1)) : x;
 }

@@ -65,6 +65,8 @@ struct RWKV7Impl : torch::nn::Module {
   torch::Tensor pad_left(const torch::Tensor& x) const;
 
   Rwkv7Config config;
+  // Recompute each block in backward instead of keeping its activations (train.grad_checkpointing).
+  bool checkpoint_blocks = false;
   torch::nn::Embedding emb{nullptr};
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm ln_out{nullptr};

@@ -247,7 +247,7 @@ std::vector<Conversation> clean_conversation(const Conversation& c, int max_roun
   const size_t per_piece = max_rounds > 0 ? size_t(max_rounds) : std::max<size_t>(rounds.size(), 1);
   std::vector<Conversation> pieces;
   for (size_t start = 0; start < rounds.size(); start += per_piece) {
-    Conversation piece{c.id, c.image, {}};
+    Conversation piece{c.id, c.image, {}, c.images};
     if (start > 0) piece.id = cat(c.id, "#", start / per_piece);
     for (size_t r = start; r < std::min(rounds.size(), start + per_piece); ++r) {
       piece.turns.push_back(rounds[r].first);

@@ -21,8 +21,9 @@ struct Turn {
 
 struct Conversation {
   std::string id;
-  std::string image;  // relative path, empty for a text-only sample
+  std::string image;  // relative path when the sample has exactly one image (v6 takes no more), else empty
   std::vector<Turn> turns;
+  std::vector<std::string> images;  // every relative path in order ("image" as a string or a list; v7)
   bool has_image() const { return !image.empty(); }
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/run_config.h"
+#include "model/vision_towers7.h"  // TowerPixels
 
 namespace vrwkv::train {
 
@@ -20,7 +21,8 @@ namespace vrwkv::train {
 struct Batch {
   torch::Tensor input_ids;  // [B, T] int64, padded with 0
   torch::Tensor labels;     // [B, T] int64, padded with kIgnoreLabel
-  torch::Tensor images;     // [B, 3, S, S] float32 (zeros for text-only samples)
+  torch::Tensor images;     // v6: [B, 3, S, S] float32 (zeros for text-only samples)
+  TowerPixels towers;       // v7: every image of the batch in sample order, per tower (none: undefined)
 };
 
 // The held-out samples validation measures (data.val_file, or data.val_fraction of data.file), in

@@ -9,7 +9,8 @@
 
 namespace vrwkv::train {
 
-// dtype: "bf16", "fp16" or "fp32" (floating tensors only). Returns the files written.
+// dtype: "bf16", "fp16" or "fp32" (floating tensors only); "": the family's default, bf16 for v6
+// and fp16 for v7 (as the original's v7 export.py). Returns the files written.
 std::vector<std::string> export_checkpoint(const std::string& checkpoint, const std::string& out_dir,
                                            const std::string& dtype, const std::string& name);
 

@@ -11,8 +11,10 @@
 #include "dist/communicator.h"
 #include "io/named_tensors.h"
 #include "model/visual_rwkv.h"
+#include "model/visual_rwkv7.h"
 #include "train/adamw.h"
 #include "train/frozen_references.h"
+#include "train/train_model.h"
 
 namespace vrwkv::train {
 
@@ -21,16 +23,21 @@ namespace vrwkv::train {
 // the origin (file, key, size, hash) of each tensor named in `track` that a file supplied, the
 // last one to supply it; only those are hashed.
 TensorSources load_initial_weights(VisualRWKV& model, const InitConfig& init, const std::set<std::string>& track = {});
+// v7: init.rwkv an RWKV-7 file, init.vision the folder holding the three tower files
+// (train/vision_tower_files7.h), init.checkpoint as for v6.
+TensorSources load_initial_weights(VisualRWKV7& model, const InitConfig& init, const std::set<std::string>& track = {});
 
 // Sets requires_grad from the stage and the freeze knobs; returns the trained tensors in model order.
 io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& train);
+// v7: the same knobs; the towers are always frozen (train.train_vision is an error).
+io::NamedTensors apply_freezing(VisualRWKV7& model, const TrainConfig& train);
 
 // The device a run uses: train.device, auto meaning the local GPU (LOCAL_RANK) when CUDA is available.
 torch::Device choose_device(DeviceSetting setting, int local_rank);
 
 // A run's model and optimizer, ready for its first step.
 struct RunModel {
-  VisualRWKV model{nullptr};
+  TrainModel model;
   io::NamedTensors trained;               // in model order
   TensorSources frozen_sources;           // frozen tensors a file supplied unchanged, by model name
   std::vector<int> owners;                // each trained tensor's optimizer rank (ZeRO-1), else this rank

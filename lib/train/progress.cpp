@@ -34,6 +34,26 @@ double flops_per_token(const VisualRWKV& model, int64_t ctx_len) {
   return 6 * lm + 2 * vision * patches / double(std::max<int64_t>(1, ctx_len));
 }
 
+double flops_per_token(const VisualRWKV7& model, int64_t ctx_len) {
+  auto count = [](const torch::nn::Module& m) {
+    double n = 0;
+    for (const auto& p : m.parameters()) n += p.numel();
+    return n;
+  };
+  double lm = 0;
+  for (const auto& item : model->rwkv->named_parameters())
+    if (item.key().rfind("emb.", 0) != 0) lm += item.value().numel();
+  const auto& t = model->config.towers;
+  const double towers = count(*model->vit->dino) * double(t.dino.num_patches() + t.dino.prefix_tokens()) +
+                        count(*model->vit->siglip) * double(t.siglip.num_patches() + t.siglip.prefix_tokens()) +
+                        count(*model->vit->sam) * double(t.sam.grid_side() * t.sam.grid_side());
+  double proj = 0;
+  for (const auto& item : model->named_parameters())
+    if (item.key().rfind("proj.", 0) == 0) proj += item.value().numel();
+  const double per_image = 2 * towers + 6 * proj * double(model->config.tokens_per_image);
+  return 6 * lm + per_image / double(std::max<int64_t>(1, ctx_len));
+}
+
 namespace {
 
 // TensorBoard's tag of a metrics.jsonl field: the training curves, the throughput, the clock and

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "model/visual_rwkv.h"
+#include "model/visual_rwkv7.h"
 #include "train/mfu.h"
 #include "train/tensorboard.h"
 
@@ -18,6 +19,11 @@ namespace vrwkv::train {
 // Training FLOPs per sequence position: 6 per trained-or-backpropagated weight of the language
 // model (the embedding is a lookup), plus the frozen tower's forward spread over the positions.
 double flops_per_token(const VisualRWKV& model, int64_t ctx_len);
+// v7: the same for the RWKV-7 LM, plus the projector's 6 per weight on each of an image's K tokens
+// and the three towers' forward (2 per weight on each token a tower sees: DINOv2 its patches and
+// prefix, SigLIP its patches, SAM its full-resolution grid), one image per sample spread over the
+// positions.
+double flops_per_token(const VisualRWKV7& model, int64_t ctx_len);
 
 // Adds skip counts ({"seen", "skipped", "by_reason"}); null counts as zero.
 nlohmann::json add_skip_stats(const nlohmann::json& a, const nlohmann::json& b);

@@ -19,7 +19,7 @@ CheckpointContents checkpoint_contents(const RunConfig& config, dist::Communicat
     // Frozen weights a file supplied are referred to, not stored (unless checkpoint.frozen=copy).
     const bool refer = config.checkpoint.frozen == FrozenWeights::kReference;
     int64_t index = 0;
-    for (const auto& item : run.model->named_parameters()) {
+    for (const auto& item : run.model.module().named_parameters()) {
       const auto source = run.frozen_sources.find(item.key());
       if (refer && source != run.frozen_sources.end())
         c.frozen.push_back({item.key(), index, item.value().scalar_type(), source->second});
@@ -44,9 +44,10 @@ std::string save_run_checkpoint(const RunConfig& config, dist::Communicator& com
                          checkpoint_contents(config, comm, run, step, samples, skips));
 }
 
-TensorSources restore_weights(VisualRWKV& model, const std::string& checkpoint_dir, const std::set<std::string>& frozen) {
+TensorSources restore_weights(torch::nn::Module& model, const std::string& checkpoint_dir,
+                              const std::set<std::string>& frozen) {
   auto weights = read_checkpoint_weights(checkpoint_dir);
-  io::load_into(*model, weights.tensors, checkpoint_dir, kCheckpointComponents);
+  io::load_into(model, weights.tensors, checkpoint_dir, kCheckpointComponents);
   TensorSources sources;
   for (auto& [name, source] : weights.referenced)
     if (frozen.count(name)) sources[name] = std::move(source);

@@ -29,7 +29,8 @@ std::string save_run_checkpoint(const RunConfig& config, dist::Communicator& com
 
 // Loads the checkpoint's weights into `model`; returns the origins of the referenced ones among
 // `frozen` (a resumed run keeps referring to the files its checkpoint referred to, checked here).
-TensorSources restore_weights(VisualRWKV& model, const std::string& checkpoint_dir, const std::set<std::string>& frozen);
+TensorSources restore_weights(torch::nn::Module& model, const std::string& checkpoint_dir,
+                              const std::set<std::string>& frozen);
 
 // The optimizer state of the tensors in `owned` (this rank's now, whatever world size wrote it).
 void restore_optimizer_state(AdamW& optimizer, const io::NamedTensors& owned, const std::string& checkpoint_dir);

@@ -20,7 +20,7 @@ double global_grad_norm(const std::vector<torch::Tensor>& grads) {
 
 }  // namespace
 
-StepRunner::StepRunner(const RunConfig& config, VisualRWKV model, io::NamedTensors trained, std::vector<int> owners,
+StepRunner::StepRunner(const RunConfig& config, TrainModel model, io::NamedTensors trained, std::vector<int> owners,
                        AdamW& optimizer, std::shared_ptr<dist::Communicator> comm, torch::Device device)
     : config_(config), model_(std::move(model)), trained_(std::move(trained)), owners_(std::move(owners)),
       optimizer_(optimizer), comm_(comm), device_(device),
@@ -41,19 +41,17 @@ StepOutcome StepRunner::run(BatchSource& batches, int64_t step, int64_t first_sa
     const auto batch = batches.next();
     if (micro == accum - 1) sync_.arm();
     if (batch.input_ids.size(0) == 0) continue;  // all its samples were bad: it adds nothing
-    const auto features = model_->encode_images(batch.images.to(device_));
-    const auto e = model_->embed(batch.input_ids, batch.labels, features, config_.data.ctx_len);
     // SPEC section 6 per micro batch; the head's product happens inside the loss, chunk by chunk,
     // so the [B, T, V] logits never exist.
-    const auto hidden = model_->forward_hidden(e.embeds, config_.scan_mode, e.layout.img_start, e.layout.img_end);
-    auto loss = chunked_training_loss(hidden, model_->rwkv->head->weight, e.layout.labels);
+    const auto f = model_.forward(batch, config_, device_);
+    auto loss = chunked_training_loss(f.hidden, model_.head_weight(), f.labels);
     if (plant) loss = loss * std::nan("");  // test seam (fault_injection.h): NaN loss and gradients
     (loss / double(accum)).backward();
     sync_.after_backward();
     loss_sum += loss.detach();  // summed on the device: no host sync per micro batch
     micro_losses.emplace_back(micro, loss.detach());
-    tokens += e.embeds.size(0) * e.embeds.size(1);
-    samples += e.embeds.size(0);
+    tokens += f.hidden.size(0) * f.hidden.size(1);
+    samples += f.hidden.size(0);
     ++nonempty;
   }
   sync_.finish();  // the sum over all micro batches / (accum x world size)

@@ -9,11 +9,11 @@
 #include "config/run_config.h"
 #include "dist/communicator.h"
 #include "dist/grad_sync.h"
-#include "model/visual_rwkv.h"
 #include "train/adamw.h"
 #include "train/batch_source.h"
 #include "train/progress.h"
 #include "train/schedule.h"
+#include "train/train_model.h"
 
 namespace vrwkv::train {
 
@@ -25,7 +25,7 @@ struct StepOutcome {
 class StepRunner {
  public:
   // `owners`: each trained tensor's optimizer rank (all this rank's without ZeRO-1).
-  StepRunner(const RunConfig& config, VisualRWKV model, io::NamedTensors trained, std::vector<int> owners,
+  StepRunner(const RunConfig& config, TrainModel model, io::NamedTensors trained, std::vector<int> owners,
              AdamW& optimizer, std::shared_ptr<dist::Communicator> comm, torch::Device device);
 
   // Optimizer step `step` (0-based), whose global batch starts at position `first_sample` of the
@@ -35,7 +35,7 @@ class StepRunner {
 
  private:
   const RunConfig& config_;
-  VisualRWKV model_;
+  TrainModel model_;
   io::NamedTensors trained_;
   std::vector<int> owners_;
   AdamW& optimizer_;

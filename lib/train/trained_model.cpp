@@ -17,20 +17,26 @@ TrainedModel load_trained_model(const std::string& path, const std::vector<std::
   auto config_json = read_trainer_state(t.checkpoint).at("config");
   for (const auto& s : sets) config::apply_override(config_json, s);
   t.config = run_config_from_json(config_json, trainer_state_path(t.checkpoint));
-
-  t.model = VisualRWKV(t.config.model);
   // Frozen weights a checkpoint refers to are read from their source files (train/checkpoint_reader.h).
-  io::load_into(*t.model, load_checkpoint_weights(t.checkpoint), t.checkpoint, kCheckpointComponents);
+  const auto weights = load_checkpoint_weights(t.checkpoint);
   t.device = choose_device(t.config.train.device, local_rank);
-  prepare_for_inference(t.model, t.device, t.config.train.precision);
+  if (t.config.family == ModelFamily::kV7) {
+    t.model7 = VisualRWKV7(t.config.model7);
+    io::load_into(*t.model7, weights, t.checkpoint, kCheckpointComponents);
+    prepare_for_inference(*t.model7, t.device, t.config.train.precision);
+  } else {
+    t.model = VisualRWKV(t.config.model);
+    io::load_into(*t.model, weights, t.checkpoint, kCheckpointComponents);
+    prepare_for_inference(*t.model, t.device, t.config.train.precision);
+  }
   return t;
 }
 
-void prepare_for_inference(VisualRWKV& model, torch::Device device, Precision precision) {
-  model->to(device);
-  if (precision == Precision::kBf16) model->to(torch::kBFloat16);
-  for (auto& p : model->parameters()) p.requires_grad_(false);
-  model->eval();
+void prepare_for_inference(torch::nn::Module& model, torch::Device device, Precision precision) {
+  model.to(device);
+  if (precision == Precision::kBf16) model.to(torch::kBFloat16);
+  for (auto& p : model.parameters()) p.requires_grad_(false);
+  model.eval();
 }
 
 std::string checkpoint_folder_name(const std::string& dir) {

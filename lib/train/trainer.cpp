@@ -74,7 +74,7 @@ nlohmann::json run_training(const RunConfig& config, const TrainOptions& options
   std::optional<Progress> progress;  // rank 0 reports for everyone
   if (comm->is_main())
     progress.emplace((fs::path(out_dir) / "metrics.jsonl").string(), from.step, config.train.steps,
-                     config.log_every_steps, flops_per_token(run.model, config.data.ctx_len),
+                     config.log_every_steps, run.model.flops_per_token(config.data.ctx_len),
                      device_peak_flops(device, config.train.precision).value_or(0),
                      device.is_cuda());
   // Samples of the global order consumed before step `step` (0-based) of this run: the data cursor.

@@ -7,7 +7,7 @@
 
 namespace vrwkv::train {
 
-ValidationResult validation_loss(VisualRWKV& model, ValidationSet& set, const RunConfig& config,
+ValidationResult validation_loss(const TrainModel& model, ValidationSet& set, const RunConfig& config,
                                  dist::Communicator& comm, torch::Device device) {
   torch::NoGradGuard no_grad;
   const int64_t n = set.size(), micro = config.train.micro_batch_size;
@@ -19,10 +19,8 @@ ValidationResult validation_loss(VisualRWKV& model, ValidationSet& set, const Ru
     auto v = set.batch(first, std::min(micro, n - first));
     if (v.positions.empty()) continue;  // all its samples were bad
     const auto& b = v.batch;
-    const auto features = model->encode_images(b.images.to(device));
-    const auto e = model->embed(b.input_ids, b.labels, features, config.data.ctx_len);
-    const auto hidden = model->forward_hidden(e.embeds, config.scan_mode, e.layout.img_start, e.layout.img_end);
-    const auto losses = per_sample_loss(hidden, model->rwkv->head->weight, e.layout.labels);
+    const auto f = model.forward(b, config, device);
+    const auto losses = per_sample_loss(f.hidden, model.head_weight(), f.labels);
     const auto loss = losses.loss.cpu(), targets = losses.targets.cpu();
     for (size_t r = 0; r < v.positions.size(); ++r) {
       if (targets[r].item<int64_t>() == 0) continue;

@@ -11,7 +11,7 @@
 
 #include "config/run_config.h"
 #include "dist/communicator.h"
-#include "model/visual_rwkv.h"
+#include "train/train_model.h"
 #include "train/batch_source.h"
 
 namespace vrwkv::train {
@@ -23,7 +23,7 @@ struct ValidationResult {
 };
 
 // Every rank calls this together (it holds collectives).
-ValidationResult validation_loss(VisualRWKV& model, ValidationSet& set, const RunConfig& config,
+ValidationResult validation_loss(const TrainModel& model, ValidationSet& set, const RunConfig& config,
                                  dist::Communicator& comm, torch::Device device);
 
 }  // namespace vrwkv::train

@@ -1,0 +1,58 @@
+// Answering with a trained VisualRWKV-7 (SPEC-v7 section 9, VisualRWKV.generate): the original's
+// evaluation prompt, its K placeholder ids per image overwritten by the image tokens, read once from
+// zeros (left-padded to a multiple of 16 with id 261, as training), then one recurrent step per new
+// token until the stop sequence "\n\n" (id 261). The original re-runs the whole sequence for every
+// token, and each re-run pads it anew to a multiple of 16, so its pads move as the answer grows; here
+// the pads are those of the prompt alone, read once. The decoding rules (stop sequence, sampling)
+// are v6's (infer/generate.h).
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "infer/generate.h"
+#include "infer/question_decoder.h"
+#include "model/visual_rwkv7.h"
+#include "text/tokenizer.h"
+
+namespace vrwkv {
+
+// get_input_text: "User: " + for each image K ids 65535 followed by "\n", then the question, "\n\n",
+// "Assistant:". The text between images is tokenised piece by piece, as tokenize_with_image_token
+// splits at each "<image>": "User: ", "\n" between two images, "\n" + question + "\n\nAssistant:" after
+// the last. A "<image>" in the question is removed first.
+std::vector<int64_t> v7_prompt_ids(const std::string& question, int64_t images, int64_t tokens_per_image,
+                                   const text::Tokenizer& tokenizer);
+// The same prompt as text, each image written "<image>" (for answer files).
+std::string v7_prompt_text(const std::string& question, int64_t images);
+
+class Generator7 {
+ public:
+  // ctx_len > 0 rejects prompts longer than the model was trained on. Puts the model in eval mode.
+  Generator7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len);
+
+  // pixels: the question's images for the three towers (none: a text-only question).
+  Decoded generate(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options);
+  std::string answer(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options);
+  int64_t prompt_length(const std::string& question, int64_t images) const;
+
+ private:
+  VisualRWKV7 model_;
+  const text::Tokenizer& tokenizer_;
+  int64_t ctx_len_;
+};
+
+// `visualrwkv eval`'s decoder for v7: each request answered by Generator7 with its own seed, one at
+// a time (v6's BatchDecoder batches the recurrent steps of many; v7's is not batched yet).
+class Decoder7 : public QuestionDecoder {
+ public:
+  Decoder7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len) : generator_(std::move(model), tokenizer, ctx_len) {}
+  std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options) override;
+
+ private:
+  Generator7 generator_;
+};
+
+}  // namespace vrwkv

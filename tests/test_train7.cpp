@@ -1,0 +1,199 @@
+// VisualRWKV-7 trained by the same trainer as v6 (model.family v7, configs/tiny-v7): one and two
+// images per sample on synthetic pictures (any build), the loss falls, stage 1 trains the projector
+// alone, a stopped run resumes to the same weights as one that never stopped, checkpoints hold the
+// original's key names, `generate` answers with them and `export` splits them into the original's two files.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "catch_compat.h"
+#include "config/run_config.h"
+#include "io/tensor_file.h"
+#include "llava_batch_source.h"
+#include "run_command.h"
+#include "test_paths.h"
+#include "train/checkpoint_layout.h"
+#include "train/checkpoint_reader.h"
+#include "train/export.h"
+#include "train/train_model.h"
+#include "train/trainer.h"
+#include "visualrwkv_path.h"  // generated: VRWKV_BINARY
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace vrwkv;
+using json = nlohmann::json;
+
+const char* kColours[] = {"red", "green", "blue", "yellow"};
+
+// n samples, every third with two pictures: "<image>\n<image>\n" in front (the v7 layout).
+fs::path write_data7(const std::string& name, int n) {
+  const auto dir = test::scratch_dir(name);
+  json samples = json::array();
+  for (int i = 0; i < n; ++i) {
+    const bool two = i % 3 == 0;
+    json images = json::array({"pictures/" + std::to_string(i) + ".jpg"});
+    if (two) images.push_back("pictures/" + std::to_string(i) + "b.jpg");
+    samples.push_back({{"id", "s" + std::to_string(i)},
+                       {"image", images},
+                       {"conversations",
+                        {{{"from", "human"},
+                          {"value", std::string(two ? "<image>\n<image>\n" : "<image>\n") + "Name colour " +
+                                        std::to_string(i % 4) + "."}},
+                         {{"from", "gpt"}, {"value", std::string("It is ") + kColours[i % 4] + "."}}}}});
+  }
+  std::ofstream(dir / "data.json") << samples.dump(1);
+  return dir;
+}
+
+RunConfig tiny7(const std::string& stage, const fs::path& data, const fs::path& out,
+                const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> sets = {"data.file=" + (data / "data.json").string(),
+                                   "data.image_folder=" + (data / "images").string(),
+                                   "data.image.synthetic=true",
+                                   "checkpoint.output_dir=" + out.string(),
+                                   "tokenizer.path=" + test::shared_dir() + "/data/rwkv_vocab_v20230424.txt",
+                                   "train.steps=16",
+                                   "log.every_steps=1",
+                                   "data.num_workers=1"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  return load_run_config(test::source_dir() + "/configs/tiny-v7/" + stage + ".json", sets);
+}
+
+std::vector<double> logged_losses(const fs::path& out) {
+  std::ifstream in(out / "metrics.jsonl");
+  std::vector<double> losses;
+  for (std::string line; std::getline(in, line);) losses.push_back(json::parse(line).at("loss"));
+  return losses;
+}
+
+std::map<std::string, torch::Tensor> weights_of(const std::string& checkpoint) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [name, t] : train::load_checkpoint_weights(checkpoint)) out[name] = t;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("v7 trains with the v6 trainer: the loss falls, checkpoints hold the original's names", "[train_core]") {
+  const auto data = write_data7("train7_stage2", 24);
+  const auto out = data / "run";
+  const auto config = tiny7("stage2", data, out);
+  REQUIRE(config.family == ModelFamily::kV7);
+  const auto summary = train::run_training(config, {}, data::make_llava_batch_source);
+  CHECK(summary.at("final_step") == 16);
+  CHECK(summary.at("skipped").at("skipped") == 0);
+  const auto l = logged_losses(out);
+  REQUIRE(l.size() == 16);
+  const double first = (l[0] + l[1] + l[2]) / 3, last = (l[13] + l[14] + l[15]) / 3;
+  INFO("loss " << first << " -> " << last);
+  CHECK(last < first * 0.8);
+
+  const auto checkpoint = train::find_latest_checkpoint(out.string());
+  const auto w = weights_of(checkpoint);
+  for (const char* key : {"rwkv.emb.weight", "rwkv.blocks.1.att.r_k", "rwkv.head.weight",
+                          "vit.dino_featurizer.reg_token", "vit.siglip_featurizer.blocks.1.attn.qkv.weight",
+                          "vit.sam_featurizer.neck.3.bias", "proj.gate.weight", "proj.ln_v.bias"}) {
+    INFO(key);
+    CHECK(w.count(key) == 1);
+  }
+
+  SECTION("generate answers with the checkpoint: the v7 prompt, the picture for the three towers") {
+    const auto log = (data / "generate.log").string();
+    const std::string cmd = std::string(VRWKV_BINARY) + " generate --checkpoint " + out.string() +
+                            " --prompt 'Name colour 0.' --image pictures/0.jpg --max-tokens 4 > " + log + " 2>&1";
+    CHECK(test::run_command(cmd) == 0);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK_THAT(text, test::contains("(VisualRWKV-7, K 4)"));
+  }
+
+  SECTION("eval answers a question file with v7's prompt, one line per question, text-only ones included") {
+    const auto qdir = data / "eval";
+    fs::create_directories(qdir);
+    {
+      std::ofstream q(qdir / "questions.jsonl");
+      for (int i = 0; i < 5; ++i) {
+        json line = {{"question_id", i}, {"text", "Name colour " + std::to_string(i % 4) + "."}};
+        if (i != 2) line["image"] = "pictures/" + std::to_string(i) + ".jpg";
+        q << line.dump() << "\n";
+      }
+    }
+    const auto answers = (qdir / "answers.jsonl").string();
+    const std::string cmd = std::string(VRWKV_BINARY) + " eval --checkpoint " + out.string() + " --questions " +
+                            (qdir / "questions.jsonl").string() + " --image-folder " + (qdir / "images").string() +
+                            " --answers " + answers + " --max-tokens 6 > " + answers + ".log 2>&1";
+    REQUIRE(test::run_command(cmd) == 0);
+    std::ifstream in(answers);
+    std::vector<json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[0].at("prompt") == "User: <image>\nName colour 0.\n\nAssistant:");
+    CHECK(lines[2].at("prompt") == "User: Name colour 2.\n\nAssistant:");
+    for (int i = 0; i < 5; ++i) CHECK(lines[i].at("question_id") == i);
+  }
+
+  SECTION("export: <name>_rwkv.pth a plain RWKV-7 file, <name>_visual.pth the towers and projector, fp16") {
+    const auto dir = data / "export";
+    train::export_checkpoint(checkpoint, dir.string(), "", "tiny7");  // v7's default: fp16
+    std::map<std::string, torch::Tensor> rwkv, visual;
+    for (auto& [k, t] : io::load_tensors((dir / "tiny7_rwkv.pth").string())) rwkv[k] = t;
+    for (auto& [k, t] : io::load_tensors((dir / "tiny7_visual.pth").string())) visual[k] = t;
+    REQUIRE(rwkv.count("blocks.0.att.x_r") == 1);
+    CHECK(rwkv.count("rwkv.emb.weight") == 0);
+    CHECK(rwkv.at("head.weight").scalar_type() == torch::kFloat16);
+    CHECK(torch::equal(rwkv.at("blocks.0.ffn.key.weight"), w.at("rwkv.blocks.0.ffn.key.weight").to(torch::kFloat16)));
+    CHECK(visual.count("vit.sam_featurizer.blocks.0.attn.rel_pos_h") == 1);
+    CHECK(visual.count("proj.o_proj.weight") == 1);
+    CHECK(rwkv.size() + visual.size() == w.size());
+  }
+}
+
+TEST_CASE("v7 stage 1 trains the projector alone; a stopped v7 run resumes to the same weights", "[train_core]") {
+  const auto data = write_data7("train7_stage1", 16);
+  const auto whole = data / "whole", stopped = data / "stopped";
+  const auto config = tiny7("stage1", data, whole, {"train.steps=6", "checkpoint.every_steps=100"});
+  train::run_training(config, {}, data::make_llava_batch_source);
+  const auto trained = weights_of(train::find_latest_checkpoint(whole.string()));
+
+  // The same seed builds the same random model: only proj.* may have moved.
+  torch::manual_seed(config.seed);
+  const auto fresh = train::TrainModel::from_config(config);
+  int64_t moved = 0, kept = 0;
+  for (const auto& item : fresh.module().named_parameters()) {
+    INFO(item.key());
+    const bool same = torch::equal(trained.at(item.key()), item.value());
+    if (item.key().rfind("proj.", 0) == 0) {
+      CHECK_FALSE(same);
+      ++moved;
+    } else {
+      CHECK(same);
+      ++kept;
+    }
+  }
+  CHECK(moved == 4);  // gate, o_proj, ln_v.weight, ln_v.bias
+  CHECK(kept > 0);
+
+  train::TrainOptions stop;
+  stop.stop_after = 3;
+  auto first = train::run_training(tiny7("stage1", data, stopped, {"train.steps=6", "checkpoint.every_steps=100"}),
+                                   stop, data::make_llava_batch_source);
+  CHECK(first.at("stopped_early") == true);
+  train::TrainOptions resume;
+  resume.resume = "latest";
+  train::run_training(tiny7("stage1", data, stopped, {"train.steps=6", "checkpoint.every_steps=100"}), resume,
+                      data::make_llava_batch_source);
+  const auto resumed = weights_of(train::find_latest_checkpoint(stopped.string()));
+  REQUIRE(resumed.size() == trained.size());
+  for (const auto& [name, t] : trained) {
+    INFO(name);
+    CHECK(torch::equal(resumed.at(name), t));
+  }
+  const auto a = logged_losses(whole), b = logged_losses(stopped);
+  REQUIRE(a.size() == 6);
+  REQUIRE(b.size() == 6);
+  for (size_t i = 0; i < 6; ++i) CHECK(a[i] == b[i]);
+}
