@@ -109,6 +109,12 @@ demo: deps-debian
 	$(MAKE) build
 	$(BUILD_DIR)/app/visualrwkv demo --out runs/demo
 
+# The same with VisualRWKV-7 (configs/demo-v7).
+.PHONY: demo-v7
+demo-v7: deps-debian
+	$(MAKE) build
+	$(BUILD_DIR)/app/visualrwkv demo --family v7 --out runs/demo-v7
+
 # The first GPU run in one command (docs/performance.md): builds the CUDA variant against the
 # PyTorch of `python3`, runs the kernel checks, the fixtures on CUDA, a short NCCL training run and
 # the benchmark, and writes one JSON of every figure. On a machine without a GPU it runs what it can.

@@ -220,3 +220,18 @@ TEST_CASE("visualrwkv demo --quick writes the report, the plots and an export", 
   for (const char* plot : {"loss_stage1.png", "loss_stage2.png"}) CHECK(!cv::imread((out / plot).string()).empty());
   CHECK(fs::exists(out / "export" / "demo.safetensors"));
 }
+
+// The same pipeline for VisualRWKV-7 (configs/demo-v7): trained, exported and answered as v7.
+TEST_CASE("visualrwkv demo --family v7 --quick trains, exports and answers with VisualRWKV-7", "[demo]") {
+  const auto out = test::scratch_dir("demo_quick_v7");
+  const std::string command = std::string(VRWKV_BINARY) + " demo --family v7 --quick --configs " + test::source_dir() +
+                              "/configs/demo-v7 --out " + out.string() + " > " + (out / "stdout.txt").string() + " 2>&1";
+  REQUIRE(test::run_command(command) == 0);
+  const std::string printed = read_all((out / "stdout.txt").string());
+  INFO(printed);
+  CHECK(printed.find("(VisualRWKV-7, K 4)") != std::string::npos);  // eval answered with the v7 decoder
+  const auto summary = nlohmann::json::parse(read_all((out / "summary.json").string()));
+  CHECK(summary.at("questions") == 30 * int64_t(data::demo_question_types().size()));
+  CHECK(fs::exists(out / "export" / "demo_rwkv.pth"));
+  CHECK(fs::exists(out / "export" / "demo_visual.pth"));
+}

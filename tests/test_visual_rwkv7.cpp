@@ -276,3 +276,21 @@ TEST_CASE("VisualRWKV-7 text-only batches get no image tokens; a batch whose pla
   const TowerPixels uneven{pixels.dino, pixels.siglip.narrow(0, 0, 1), pixels.sam};
   CHECK_THROWS_WITH(model->encode_images(uneven), test::contains("2 images for dino but 1 for siglip"));
 }
+
+TEST_CASE("VisualRWKV-7 towers record a graph only when trained (train.train_vision, the demo's)", "[visual7]") {
+  auto model = random_model(Projector7::kGatedMlp, 4, 51);
+  torch::manual_seed(52);
+  const auto batch = tiny_batch(4);
+  const auto pixels = random_pixels(batch.images, torch::kFloat32);
+  CHECK_FALSE(model->vit->forward(pixels).requires_grad());  // frozen, as the original's
+  for (auto& p : model->vit->parameters()) p.requires_grad_(true);
+  const auto hidden = model->forward_hidden(model->embed(batch.ids, model->encode_images(pixels)));
+  chunked_training_loss(hidden, model->rwkv->head->weight, batch.labels).backward();
+  for (const char* name : {"vit.dino_featurizer.blocks.0.attn.qkv.weight", "vit.siglip_featurizer.patch_embed.proj.weight",
+                           "vit.sam_featurizer.neck.0.weight"}) {
+    INFO(name);
+    const auto& grad = model->named_parameters()[name].grad();
+    REQUIRE(grad.defined());
+    CHECK(grad.abs().sum().item<double>() > 0);
+  }
+}

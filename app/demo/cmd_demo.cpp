@@ -48,17 +48,21 @@ RunConfig stage_config(const fs::path& file, const data::DemoDataset& data, cons
 
 int cmd_demo(const std::vector<std::string>& argv) {
   const char* usage =
-      "visualrwkv demo [--out DIR] [--quick] [--configs DIR]\n"
+      "visualrwkv demo [--family v6|v7] [--out DIR] [--quick] [--configs DIR]\n"
       "  trains a small VisualRWKV on a synthetic shapes data set and reports its accuracy\n"
-      "  --out DIR      run folder (default runs/demo)\n"
+      "  --family v7    VisualRWKV-7 (configs/demo-v7, runs/demo-v7); default v6\n"
+      "  --out DIR      run folder (default runs/demo, or runs/demo-v7)\n"
       "  --quick        a smaller data set and fewer steps (a smoke test, not the accuracy targets)\n"
-      "  --configs DIR  where stage1.json and stage2.json are (default configs/demo)";
-  const auto a = cli::parse_args(argv, {"out", "configs"}, {"quick"}, usage);
+      "  --configs DIR  where stage1.json and stage2.json are (default configs/demo, or configs/demo-v7)";
+  const auto a = cli::parse_args(argv, {"out", "configs", "family"}, {"quick"}, usage);
+  const std::string family = a.get("family", "v6");
+  VRWKV_CHECK(family == "v6" || family == "v7", "--family must be v6 or v7, got ", family);
+  const std::string suffix = family == "v7" ? "-v7" : "";
   VRWKV_CHECK(a.positional.empty() && a.sets.empty(), "usage: ", usage);
   const auto started = std::chrono::steady_clock::now();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // our lines interleave with the trainer's log in order
-  const fs::path out = fs::absolute(a.get("out", "runs/demo"));
-  const fs::path configs = a.get("configs", "configs/demo");
+  const fs::path out = fs::absolute(a.get("out", "runs/demo" + suffix));
+  const fs::path configs = a.get("configs", "configs/demo" + suffix);
   const bool quick = a.flag("quick");
   VRWKV_CHECK(fs::exists(configs / "stage1.json") && fs::exists(configs / "stage2.json"), configs.string(),
               ": stage1.json / stage2.json not found (run from the repository root or pass --configs)");

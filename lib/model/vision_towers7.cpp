@@ -1,5 +1,7 @@
 #include "model/vision_towers7.h"
 
+#include <optional>
+
 #include "base/error.h"
 
 namespace vrwkv {
@@ -26,7 +28,12 @@ torch::Tensor VisionTowers7Impl::forward(const TowerPixels& pixels) {
   const int64_t n = pixels.dino.size(0);
   VRWKV_CHECK(pixels.siglip.size(0) == n && pixels.sam.size(0) == n, "vision towers: ", n,
               " images for dino but ", pixels.siglip.size(0), " for siglip and ", pixels.sam.size(0), " for sam");
-  torch::NoGradGuard no_grad;
+  // Frozen towers (the original's rule) record no graph; only the demo, which starts from random
+  // towers, trains them (train.train_vision).
+  bool trained = false;
+  for (const auto& p : parameters()) trained |= p.requires_grad();
+  std::optional<torch::NoGradGuard> frozen;
+  if (!trained) frozen.emplace();
   return torch::cat({dino(pixels.dino), siglip(pixels.siglip), sam(pixels.sam)}, 2);
 }
 

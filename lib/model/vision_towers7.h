@@ -30,7 +30,8 @@ struct TowerPixels {
 struct VisionTowers7Impl : torch::nn::Module {
   // The towers are built frozen (requires_grad false): v7 never trains them.
   explicit VisionTowers7Impl(const VisionTowers7Config& config);
-  // [N, tokens, embed_dim], computed without autograd (one call per tower for all N images).
+  // [N, tokens, embed_dim], one call per tower for all N images; without autograd unless a tower
+  // parameter requires grad (only the demo trains them).
   torch::Tensor forward(const TowerPixels& pixels);
 
   VisionTowers7Config config;

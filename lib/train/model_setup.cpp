@@ -132,11 +132,11 @@ io::NamedTensors trained_tensors(torch::nn::Module& model) {
 }  // namespace
 
 io::NamedTensors apply_freezing(VisualRWKV7& model, const TrainConfig& t) {
-  VRWKV_CHECK(!t.train_vision, "train.train_vision: v7's towers are always frozen (the original never trains them)");
   freeze_language_model(model->rwkv, model->config.rwkv.n_layer, t);
   for (auto& item : model->named_parameters())
     if (item.key().rfind("proj.", 0) == 0) item.value().requires_grad_(!t.freeze_proj);
-  for (auto& p : model->vit->parameters()) p.requires_grad_(false);
+  // The original never trains the towers; train.train_vision does (the demo starts from random ones).
+  for (auto& p : model->vit->parameters()) p.requires_grad_(t.train_vision);
   return trained_tensors(*model);
 }
 

@@ -29,7 +29,7 @@ TensorSources load_initial_weights(VisualRWKV7& model, const InitConfig& init, c
 
 // Sets requires_grad from the stage and the freeze knobs; returns the trained tensors in model order.
 io::NamedTensors apply_freezing(VisualRWKV& model, const TrainConfig& train);
-// v7: the same knobs; the towers are always frozen (train.train_vision is an error).
+// v7: the same knobs; the towers stay frozen, as the original's, unless train.train_vision.
 io::NamedTensors apply_freezing(VisualRWKV7& model, const TrainConfig& train);
 
 // The device a run uses: train.device, auto meaning the local GPU (LOCAL_RANK) when CUDA is available.
