@@ -22,10 +22,9 @@ class LlavaBatchSource : public train::BatchSource {
                 StepLayout{spec.micro_batch, spec.accumulation, spec.rank, spec.world_size}, spec.start_sample,
                 {spec.config.data.num_workers, spec.config.data.prefetch_batches}, skips_) {
     skips_.set_earlier(spec.earlier_skips);  // counted from the first next(), after this
-    const bool validates = !held_out_.empty() || !spec.config.data.val_file.empty();
-    VRWKV_CHECK(!validates || builder_, spec.config.source, ": validation (data.val_file, data.val_fraction) ",
-                "is not yet available for model.family v7");
-    if (!held_out_.empty())
+    if (!held_out_.empty() && builder7_)
+      validation_ = make_held_out_validation(*builder7_, held_out_);
+    else if (!held_out_.empty())
       validation_ = make_held_out_validation(*builder_, held_out_, spec.config.data.image.size);
     else if (!spec.config.data.val_file.empty())
       validation_ = make_file_validation(spec.config, *tokenizer_);

@@ -2,6 +2,7 @@
 // images per sample on synthetic pictures (any build), the loss falls, stage 1 trains the projector
 // alone, a stopped run resumes to the same weights as one that never stopped, checkpoints hold the
 // original's key names, `generate` answers with them and `export` splits them into the original's two files.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -196,4 +197,20 @@ TEST_CASE("v7 stage 1 trains the projector alone; a stopped v7 run resumes to th
   REQUIRE(a.size() == 6);
   REQUIRE(b.size() == 6);
   for (size_t i = 0; i < 6; ++i) CHECK(a[i] == b[i]);
+}
+
+TEST_CASE("v7 runs measure a validation loss on held-out samples", "[train_core]") {
+  const auto data = write_data7("train7_validation", 16);
+  const auto out = data / "run";
+  const auto summary = train::run_training(
+      tiny7("stage2", data, out, {"train.steps=4", "data.val_fraction=0.25", "train.val_every_steps=2"}), {},
+      data::make_llava_batch_source);
+  REQUIRE(summary.contains("val_loss"));
+  const double loss = summary.at("val_loss");
+  CHECK(std::isfinite(loss));
+  CHECK(loss > 0);
+  int64_t records = 0;
+  std::ifstream in(out / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) records += json::parse(line).contains("val/loss");
+  CHECK(records == 2);  // steps 2 and 4
 }
