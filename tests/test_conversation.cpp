@@ -185,6 +185,12 @@ TEST_CASE("v7 samples: images first, K ids 65535 each, masks, exactly ctx_len", 
   const auto last_image = static_cast<int64_t>(
       std::find(whole.input_ids.rbegin(), whole.input_ids.rend(), kV7ImageTokenId).base() - whole.input_ids.begin() - 1);
   REQUIRE(last_image + 3 < static_cast<int64_t>(used));
+  SECTION("ctx_len 0 renders the whole sample, neither cut nor padded (validate-data's lengths)") {
+    const auto all = render_conversation_v7(c, 3, V7Layout{4, 0}, *tokenizer);
+    CHECK(all.input_ids.size() == used);
+    CHECK(std::equal(all.input_ids.begin(), all.input_ids.end(), whole.input_ids.begin()));
+    CHECK(std::equal(all.labels.begin(), all.labels.end(), whole.labels.begin()));
+  }
   SECTION("truncation keeps the first ctx_len ids while the images fit") {
     const auto cut = render_conversation_v7(c, 3, V7Layout{4, last_image + 3}, *tokenizer);
     CHECK(cut.input_ids.size() == size_t(last_image + 3));

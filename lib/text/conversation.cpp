@@ -182,7 +182,7 @@ RenderedSample render_conversation(const Conversation& c, PromptStyle style, con
 
 RenderedSample render_conversation_v7(const Conversation& c, int64_t images, const V7Layout& layout,
                                       const Tokenizer& tokenizer) {
-  VRWKV_CHECK(layout.tokens_per_image > 0 && layout.ctx_len > 0, "v7 layout needs K > 0 and ctx_len > 0, got K ",
+  VRWKV_CHECK(layout.tokens_per_image > 0 && layout.ctx_len >= 0, "v7 layout needs K > 0 and ctx_len >= 0, got K ",
               layout.tokens_per_image, ", ctx_len ", layout.ctx_len);
   if (c.turns.empty()) throw SampleError("empty_conversation", cat("sample ", c.id, ": empty conversation"));
   size_t markers = 0;
@@ -216,6 +216,7 @@ RenderedSample render_conversation_v7(const Conversation& c, int64_t images, con
     }
   }
 
+  if (layout.ctx_len == 0) return out;  // the whole sample (validate-data's lengths)
   const auto ctx = static_cast<size_t>(layout.ctx_len);
   if (out.input_ids.size() > ctx) {
     const auto kept = std::count(out.input_ids.begin(), out.input_ids.begin() + layout.ctx_len, kV7ImageTokenId);

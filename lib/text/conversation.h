@@ -60,7 +60,7 @@ inline constexpr int64_t kV7PadId = 0;
 
 struct V7Layout {
   int64_t tokens_per_image = 1024;  // K
-  int64_t ctx_len = 2048;
+  int64_t ctx_len = 2048;  // 0: the whole sample, neither cut nor padded
 };
 
 // Renders and tokenises one v7 sample with `images` image paths (0: text-only): every <image> of a
