@@ -102,6 +102,7 @@ bench: build
 	$(BUILD_DIR)/bench/bench_train_step --model configs/tiny/stage2.json --ctx 128 --device cpu --steps 3
 	$(BUILD_DIR)/bench/bench_train_step --model configs/tiny-v7/stage2.json --ctx 64 --device cpu --steps 3
 	$(BUILD_DIR)/bench/bench_eval --model configs/demo/stage2.json --new-tokens 128 --questions 64 --batches 1,32
+	$(BUILD_DIR)/bench/bench_eval --model configs/demo-v7/stage2.json --new-tokens 128 --questions 64
 
 # The whole system on synthetic shapes, on a CPU: data, tokenizer, stages 1 and 2, export, accuracy.
 .PHONY: demo

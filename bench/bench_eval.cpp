@@ -8,11 +8,13 @@
 //   bench_eval [--model configs/demo/stage2.json] [--new-tokens 128] [--questions 64] [--batches 1,32]
 //              [--rerun-questions 4] [--device cpu|cuda] [--precision fp32|bf16] [--threads N]
 // --model takes a run config (its "model", scan mode and prompt style), a model config, or a
-// checkpoint folder / a run's output_dir (loaded as `eval` loads it, train/trained_model.h).
+// checkpoint folder / a run's output_dir (loaded as `eval` loads it, train/trained_model.h); a v7
+// one ("family": "v7") times VisualRWKV-7's recurrent decoding against the original's re-run.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "infer/batch_decoder.h"
+#include "infer/generate7.h"
 #include "infer/rerun_decoder.h"
 #include "model/visual_rwkv.h"
 #include "text/conversation.h"
@@ -66,6 +69,67 @@ struct Figures {
   double answers_per_s = 0, tokens_per_s = 0;
 };
 
+// VisualRWKV-7: the original's re-run per token against recurrent decoding (Generator7, which `eval`
+// runs one question at a time), each question with its own picture for the three towers.
+int bench_v7(VisualRWKV7 model, const std::string& model_path, const torch::Device& device,
+             const std::string& precision, int64_t new_tokens, int64_t questions, int64_t rerun_questions) {
+  const auto& c = model->config;
+  BenchTokenizer tokenizer(c.rwkv.vocab_size);
+  std::vector<std::pair<std::string, TowerPixels>> requests;
+  for (int64_t q = 0; q < questions; ++q) {
+    std::string text = "What colour is the shape";
+    for (int64_t w = 0; w < q % 7; ++w) text += " in the corner";
+    auto pixels = [](int64_t S) { return torch::randn({1, 3, S, S}); };
+    requests.push_back({text + "?", {pixels(c.towers.dino.image_size), pixels(c.towers.siglip.image_size),
+                                     pixels(c.towers.sam.image_size)}});
+  }
+  GenerateOptions options;
+  options.max_new_tokens = new_tokens;
+  options.ignore_stops = true;
+  std::printf("bench_eval: %s (VisualRWKV-7), %lld layers, n_embd %lld, K %lld, %s %s, %lld new tokens\n",
+              model_path.c_str(), static_cast<long long>(c.rwkv.n_layer), static_cast<long long>(c.rwkv.n_embd),
+              static_cast<long long>(c.tokens_per_image), device.str().c_str(), precision.c_str(),
+              static_cast<long long>(new_tokens));
+  auto timed = [&](int64_t n, const std::function<Decoded(int64_t)>& answer, std::vector<std::vector<int64_t>>* ids) {
+    sync(device);
+    const auto t0 = Clock::now();
+    int64_t tokens = 0;
+    for (int64_t q = 0; q < n; ++q) {
+      const auto d = answer(q);
+      tokens += d.chosen;
+      if (ids) ids->push_back(d.ids);
+    }
+    sync(device);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    return Figures{n / s, tokens / s};
+  };
+  const int64_t R = std::min(rerun_questions, questions);
+  std::vector<std::vector<int64_t>> rerun_ids, recurrent_ids;
+  const auto rerun = timed(
+      R, [&](int64_t q) { return decode_by_rerun7(model, tokenizer, requests[q].first, requests[q].second, options); },
+      &rerun_ids);
+  Generator7 generator(model, tokenizer, 0);
+  const auto recurrent = timed(
+      questions, [&](int64_t q) { return generator.generate(requests[q].first, requests[q].second, options); },
+      &recurrent_ids);
+  int64_t same = 0;
+  for (int64_t q = 0; q < R; ++q) same += rerun_ids[q] == recurrent_ids[q];
+  std::printf("%-26s %10s %12s %14s %10s\n", "method", "questions", "answers/s", "new tokens/s", "vs rerun");
+  std::printf("%-26s %10lld %12.3f %14.1f %10s\n", "rerun per token, batch 1", static_cast<long long>(R),
+              rerun.answers_per_s, rerun.tokens_per_s, "1.00x");
+  // The re-run pads each longer sequence anew (SPEC-v7 section 9), so its tokens may differ.
+  std::printf("%-26s %10lld %12.3f %14.1f %9.2fx   (greedy tokens equal to rerun's: %lld of %lld)\n",
+              "recurrent, batch 1", static_cast<long long>(questions), recurrent.answers_per_s, recurrent.tokens_per_s,
+              recurrent.answers_per_s / rerun.answers_per_s, static_cast<long long>(same), static_cast<long long>(R));
+  const nlohmann::ordered_json out = {
+      {"rerun", {{"answers_per_s", rerun.answers_per_s}, {"tokens_per_s", rerun.tokens_per_s}}},
+      {"recurrent", {{"answers_per_s", recurrent.answers_per_s}, {"tokens_per_s", recurrent.tokens_per_s},
+                     {"speedup_vs_rerun", recurrent.answers_per_s / rerun.answers_per_s},
+                     {"greedy_equal_to_rerun", same}}}};
+  std::printf("%s\n", out.dump().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,7 +166,8 @@ int main(int argc, char** argv) {
     // A trained checkpoint: its weights, shape, scan mode and prompt style, on the device asked for.
     auto trained = train::load_trained_model(
         model_path, {"train.device=" + std::string(device.is_cuda() ? "cuda" : "cpu"), "train.precision=" + precision}, 0);
-    require_family(trained.config, ModelFamily::kV6, "bench_eval");
+    if (trained.config.family == ModelFamily::kV7)
+      return bench_v7(trained.model7, model_path, device, precision, new_tokens, questions, rerun_questions);
     model = trained.model;
     mc = trained.config.model;
     mode = trained.config.scan_mode;
@@ -115,6 +180,12 @@ int main(int argc, char** argv) {
     }
     const auto j = nlohmann::json::parse(in);
     const bool run_config = j.contains("model") && j["model"].is_object();
+    const auto& shape = run_config ? j["model"] : j;
+    if (shape.value("family", std::string("v6")) == "v7") {
+      VisualRWKV7 model7(visual_rwkv7_config_from_json(shape, model_path));
+      train::prepare_for_inference(*model7, device, config::value_named(precision_names(), precision, "--precision"));
+      return bench_v7(model7, model_path, device, precision, new_tokens, questions, rerun_questions);
+    }
     auto model_only = run_config ? j["model"] : j;
     model_only.erase("scan_mode");  // a run setting that run configs keep beside the model's shape
     mc = model_config_from_json(model_only, model_path);

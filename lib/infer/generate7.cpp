@@ -68,6 +68,28 @@ Decoded Generator7::generate(const std::string& question, const TowerPixels& pix
       tokenizer_, options);
 }
 
+Decoded decode_by_rerun7(VisualRWKV7& model, const text::Tokenizer& tokenizer, const std::string& question,
+                         const TowerPixels& pixels, const GenerateOptions& options) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const auto device = model->rwkv->emb->weight.device();
+  auto on = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  const auto tokens = model->encode_images({on(pixels.dino), on(pixels.siglip), on(pixels.sam)});
+  auto ids = v7_prompt_ids(question, image_count(pixels), model->config.tokens_per_image, tokenizer);
+  auto logits_after = [&]() {
+    const auto embeds = model->embed(torch::tensor(ids, torch::kInt64).view({1, -1}), tokens);
+    const auto hidden = model->rwkv->forward_hidden(embeds);
+    return model->rwkv->head(hidden.select(1, hidden.size(1) - 1))[0].to(torch::kFloat32).cpu();
+  };
+  return decode_tokens(
+      logits_after(),
+      [&](int64_t id) {
+        ids.push_back(id);
+        return logits_after();
+      },
+      tokenizer, options);
+}
+
 int64_t Generator7::prompt_length(const std::string& question, int64_t images) const {
   return static_cast<int64_t>(v7_prompt_ids(question, images, model_->config.tokens_per_image, tokenizer_).size());
 }

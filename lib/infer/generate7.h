@@ -44,6 +44,12 @@ class Generator7 {
   int64_t ctx_len_;
 };
 
+// The original's method (VisualRWKV.generate), the baseline bench_eval measures against: the image
+// tokens made once, then for every new token the whole sequence embedded and read again from zeros
+// (padded anew to a multiple of 16); greedy or sampled as `options` says.
+Decoded decode_by_rerun7(VisualRWKV7& model, const text::Tokenizer& tokenizer, const std::string& question,
+                         const TowerPixels& pixels, const GenerateOptions& options);
+
 // `visualrwkv eval`'s decoder for v7: each request answered by Generator7 with its own seed, one at
 // a time (v6's BatchDecoder batches the recurrent steps of many; v7's is not batched yet).
 class Decoder7 : public QuestionDecoder {
