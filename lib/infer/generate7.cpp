@@ -13,6 +13,11 @@ std::string without_markers(std::string q) {
   return q;
 }
 
+// The logits [V] of the last position of `hidden` (ln_out's states [1, T, C]), float32 on the CPU.
+torch::Tensor last_logits(VisualRWKV7& model, const torch::Tensor& hidden) {
+  return model->rwkv->head(hidden.select(1, hidden.size(1) - 1))[0].to(torch::kFloat32).cpu();
+}
+
 }  // namespace
 
 std::string v7_prompt_text(const std::string& question, int64_t images) {
@@ -51,19 +56,15 @@ Decoded Generator7::generate(const std::string& question, const TowerPixels& pix
   const auto ids = v7_prompt_ids(question, images, model_->config.tokens_per_image, tokenizer_);
   VRWKV_CHECK(ctx_len_ <= 0 || int64_t(ids.size()) <= ctx_len_, "the prompt has ", ids.size(),
               " ids (its images included), more than ctx_len ", ctx_len_);
-  auto on = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  const auto tokens = model_->encode_images({on(pixels.dino), on(pixels.siglip), on(pixels.sam)});
+  const auto tokens = model_->encode_images(pixels);
   const auto embeds = model_->embed(torch::tensor(ids, torch::kInt64).view({1, -1}), tokens);
   std::vector<LayerState> states(model_->rwkv->blocks->size());
-  auto last_logits = [&](const torch::Tensor& hidden) {
-    return model_->rwkv->head(hidden.select(1, hidden.size(1) - 1))[0].to(torch::kFloat32).cpu();
-  };
-  const auto first = last_logits(model_->rwkv->forward_hidden(embeds, &states, /*fresh=*/true));
+  const auto first = last_logits(model_, model_->rwkv->forward_hidden(embeds, &states, /*fresh=*/true));
   return decode_tokens(
       first,
       [&](int64_t id) {
         const auto x = model_->rwkv->emb(torch::tensor({id}, torch::kInt64).to(device)).view({1, 1, -1});
-        return last_logits(model_->rwkv->forward_hidden(x, &states, /*fresh=*/false));
+        return last_logits(model_, model_->rwkv->forward_hidden(x, &states, /*fresh=*/false));
       },
       tokenizer_, options);
 }
@@ -72,14 +73,11 @@ Decoded decode_by_rerun7(VisualRWKV7& model, const text::Tokenizer& tokenizer, c
                          const TowerPixels& pixels, const GenerateOptions& options) {
   torch::NoGradGuard no_grad;
   model->eval();
-  const auto device = model->rwkv->emb->weight.device();
-  auto on = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  const auto tokens = model->encode_images({on(pixels.dino), on(pixels.siglip), on(pixels.sam)});
+  const auto tokens = model->encode_images(pixels);
   auto ids = v7_prompt_ids(question, image_count(pixels), model->config.tokens_per_image, tokenizer);
   auto logits_after = [&]() {
     const auto embeds = model->embed(torch::tensor(ids, torch::kInt64).view({1, -1}), tokens);
-    const auto hidden = model->rwkv->forward_hidden(embeds);
-    return model->rwkv->head(hidden.select(1, hidden.size(1) - 1))[0].to(torch::kFloat32).cpu();
+    return last_logits(model, model->rwkv->forward_hidden(embeds));
   };
   return decode_tokens(
       logits_after(),

@@ -35,9 +35,10 @@ torch::Tensor VisualRWKV7Impl::encode_images(const TowerPixels& pixels) {
     const auto& w = rwkv->emb->weight;
     return torch::zeros({0, K, config.rwkv.n_embd}, w.options());
   }
-  // The towers' dtype decides the pixels' (bf16 runs feed bf16 pixels, as Lightning's cast does).
-  const auto dtype = vit->dino->patch_embed->proj->weight.scalar_type();
-  const TowerPixels cast{pixels.dino.to(dtype), pixels.siglip.to(dtype), pixels.sam.to(dtype)};
+  // The pixels go to the towers' device and dtype (bf16 runs feed bf16 pixels, as Lightning's cast
+  // does), so callers hand over pixels from wherever they were made.
+  const auto options = vit->dino->patch_embed->proj->weight.options();
+  const TowerPixels cast{pixels.dino.to(options), pixels.siglip.to(options), pixels.sam.to(options)};
   const auto features = vit->forward(cast);  // no autograd: the towers are frozen
   return project(pool_image_grid(features, K));
 }

@@ -19,8 +19,9 @@ namespace vrwkv {
 struct VisualRWKV7Impl : torch::nn::Module {
   explicit VisualRWKV7Impl(const VisualRwkv7Config& config);
 
-  // The N images of a batch, in sample order -> their projected tokens [N, K, C]. The towers run
-  // without autograd; the pooled features are cast to the projector's dtype. N = 0 gives [0, K, C].
+  // The N images of a batch, in sample order (on any device) -> their projected tokens [N, K, C] on
+  // the model's. The towers run without autograd; the pooled features are cast to the projector's
+  // dtype. N = 0 gives [0, K, C].
   torch::Tensor encode_images(const TowerPixels& pixels);
   // emb(input_ids) [B, T, C] with image n's tokens over the n-th run of K placeholder ids. input_ids
   // [B, T] int64 on the CPU (the plan is read there); image_tokens [images, K, C].

@@ -4,12 +4,6 @@
 #include "train/progress.h"
 
 namespace vrwkv::train {
-namespace {
-
-torch::Tensor on(const torch::Tensor& t, torch::Device device) { return t.defined() ? t.to(device) : t; }
-
-}  // namespace
-
 TrainModel TrainModel::from_config(const RunConfig& config) {
   if (config.family == ModelFamily::kV7) return TrainModel(VisualRWKV7(config.model7));
   return TrainModel(VisualRWKV(config.model));
@@ -31,9 +25,7 @@ TrainModel::Forward TrainModel::forward(const Batch& batch, const RunConfig& con
     VisualRWKV7 m = v7_;
     // SPEC-v7 section 7: the towers see every image of the batch at once, the tokens overwrite the
     // placeholders in place; the labels are the batch's own (nothing is inserted).
-    const TowerPixels pixels{on(batch.towers.dino, device), on(batch.towers.siglip, device),
-                             on(batch.towers.sam, device)};
-    const auto embeds = m->embed(batch.input_ids, m->encode_images(pixels));
+    const auto embeds = m->embed(batch.input_ids, m->encode_images(batch.towers));
     return {m->forward_hidden(embeds), batch.labels};
   }
   VisualRWKV m = v6_;
