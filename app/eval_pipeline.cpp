@@ -32,11 +32,13 @@ QuestionImages question_images(const RunConfig& config, const fs::path& folder) 
   };
 }
 
-// v7: each question's image for the three towers. Images carried in the question file (MMBench)
-// would need v7's decoding of bytes, which is not there yet: run_eval refuses such files up front.
+// v7: each question's image for the three towers, from a file or from the question file's bytes.
 QuestionImages question_images7(const RunConfig& config, const fs::path& folder) {
-  auto files = data::make_tower_image_loader7(config.data.image, data::tower_transforms7(config.model7.towers));
-  return [files, folder](const eval::Question& q) -> QuestionPixels {
+  const auto transforms = data::tower_transforms7(config.model7.towers);
+  auto files = data::make_tower_image_loader7(config.data.image, transforms);
+  auto bytes = data::make_tower_image_bytes_loader7(config.data.image, transforms);
+  return [files, bytes, folder](const eval::Question& q) -> QuestionPixels {
+    if (!q.image_bytes.empty()) return QuestionPixels(bytes(q.image_bytes, q.where));
     if (!q.image_path.empty()) return QuestionPixels(files((folder / q.image_path).string()));
     return QuestionPixels();
   };
@@ -85,9 +87,6 @@ EvalReport run_eval(const EvalRequest& request) {
   std::unique_ptr<QuestionDecoder> decoder;
   QuestionImages images;
   if (config.family == ModelFamily::kV7) {
-    for (const auto& q : questions)
-      VRWKV_CHECK(q.image_bytes.empty(), q.where, ": images carried in the question file are not yet read for ",
-                  "model.family v7 (give them as files with --image-folder)");
     decoder = std::make_unique<Decoder7>(trained.model7, *tokenizer, /*ctx_len=*/0);
     images = question_images7(config, request.image_folder);
     std::fprintf(stderr, "eval: %s (VisualRWKV-7, K %lld) on %s; %zu questions from %s\n", trained.checkpoint.c_str(),

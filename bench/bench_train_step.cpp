@@ -7,14 +7,15 @@
 //
 //   bench_train_step [--model configs/model/1b6.json | configs/tiny/stage1.json] [--ctx 1024] [--steps 5]
 //                    [--device cuda|cpu] [--precision fp32|bf16] [--stage1-batch 8] [--stage2-batch 4]
-//                    [--find-max-batch] [--zero-memory 7b.json]
+//                    [--find-max-batch] [--zero-memory 7b.json] [--wkv-kernel recurrent|chunked]
 // --model takes a model config or a run config (its "model" object; "family": "v7" times VisualRWKV-7,
 // e.g. configs/tiny-v7/stage2.json on the CPU, configs/v7-0b1/stage1.json on CUDA). --precision defaults to bf16 on
 // CUDA, fp32 on the CPU. Peak memory: on CUDA the caching allocator's peak; on the CPU the peak RSS
 // of a child process that runs just that stage (this binary re-executed with --only).
 // --find-max-batch doubles the stage-2 batch until the device runs out of memory (with and without
 // gradient checkpointing); --zero-memory runs a 7B stage-2 step at batch 1 with checkpointing and
-// ZeRO-1 at world size 1 (the whole optimizer state on the one rank), for memory.
+// ZeRO-1 at world size 1 (the whole optimizer state on the one rank), for memory. --wkv-kernel sets a
+// v7 model's model.wkv_kernel (model/wkv7_chunked.h), to time the two side by side.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -237,7 +238,7 @@ Result run_child(const std::vector<std::string>& args) {
 
 int main(int argc, char** argv) {
   std::string model_path = "configs/model/1b6.json", device_name = torch::cuda::is_available() ? "cuda" : "cpu",
-              zero_model, precision, only;
+              zero_model, precision, only, wkv_kernel;
   int64_t ctx = 1024, b1 = 8, b2 = 4;
   int steps = 5;
   bool find_max = false;
@@ -254,6 +255,7 @@ int main(int argc, char** argv) {
     else if (k == "--stage2-batch") b2 = std::stoll(value());
     else if (k == "--find-max-batch") find_max = true;
     else if (k == "--zero-memory") zero_model = value();
+    else if (k == "--wkv-kernel") wkv_kernel = value();
     else if (k == "--only") only = value();  // internal: the stage, one result line
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
     if (k != "--find-max-batch" && k != "--zero-memory" && k != "--only") {
@@ -267,6 +269,11 @@ int main(int argc, char** argv) {
   Variant v;
   try {
     v.model = load_model(model_path);
+    if (!wkv_kernel.empty()) {
+      if (!is_v7(v.model)) throw std::runtime_error("--wkv-kernel applies to a v7 model (\"family\": \"v7\")");
+      v.model["wkv_kernel"] = wkv_kernel;
+      visual_rwkv7_config_from_json(v.model, model_path);  // an unknown kernel name fails here, not in a child
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", model_path.c_str(), e.what());
     return 2;
@@ -290,12 +297,13 @@ int main(int argc, char** argv) {
 
   if (is_v7(v.model)) {
     const auto m = visual_rwkv7_config_from_json(v.model, model_path);
-    std::printf("model %s (VisualRWKV-7: n_layer %lld, n_embd %lld, vocab %lld, K %lld, towers %lld/%lld/%lldpx), "
-                "T = %lld, %s, device %s\n",
+    std::printf("model %s (VisualRWKV-7: n_layer %lld, n_embd %lld, vocab %lld, K %lld, towers %lld/%lld/%lldpx, "
+                "WKV7 %s), T = %lld, %s, device %s\n",
                 model_path.c_str(), static_cast<long long>(m.rwkv.n_layer), static_cast<long long>(m.rwkv.n_embd),
                 static_cast<long long>(m.rwkv.vocab_size), static_cast<long long>(m.tokens_per_image),
                 static_cast<long long>(m.towers.dino.image_size), static_cast<long long>(m.towers.siglip.image_size),
-                static_cast<long long>(m.towers.sam.image_size), static_cast<long long>(ctx), precision.c_str(),
+                static_cast<long long>(m.towers.sam.image_size), to_string(m.rwkv.wkv_kernel).c_str(),
+                static_cast<long long>(ctx), precision.c_str(),
                 device.str().c_str());
   } else {
     const auto mc = model_config_from_json(v.model, model_path);

@@ -1,8 +1,9 @@
-// WKV7 benchmark: one layer's WKV (forward + backward) through our kernel (model/wkv7.h: the CPU
-// kernel, or the CUDA one with --device cuda) against the straightforward way to write it, a per-step
-// loop of torch ops in float32 differentiated by autograd, on the same inputs in the same run; prints
-// both times, tokens/s and their ratio. Also checks that the two agree, so a fast wrong kernel cannot
-// print a good figure.
+// WKV7 benchmark: one layer's WKV (forward + backward) through our per-step kernel (model/wkv7.h: the
+// CPU kernel, or the CUDA one with --device cuda) and through the chunked formulation
+// (model/wkv7_chunked.h: matrix products, autograd backward) against the straightforward way to write it,
+// a per-step loop of torch ops in float32 differentiated by autograd, on the same inputs in the same run;
+// prints the times, tokens/s and the ratios. Also checks that all three agree, so a fast wrong kernel
+// cannot print a good figure.
 //
 //   bench_wkv7 [--device cpu|cuda] [--dtype fp32|bf16] [--batch B] [--tokens T] [--heads H]
 //              [--head-size N] [--reps R] [--threads K]
@@ -17,9 +18,11 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/wkv7.h"
+#include "model/wkv7_chunked.h"
 
 namespace {
 
@@ -160,11 +163,16 @@ int main(int argc, char** argv) {
               static_cast<long long>(N), o.dtype.c_str(), o.device.c_str(), torch::get_num_threads(),
               static_cast<long long>(o.reps));
 
-  torch::Tensor y_kernel, y_loop;
-  std::vector<torch::Tensor> g_kernel, g_loop;
+  torch::Tensor y_kernel, y_chunked, y_loop;
+  std::vector<torch::Tensor> g_kernel, g_chunked, g_loop;
   const double t_kernel = time_fwd_bwd(
       [&](const std::vector<torch::Tensor>& x) { return vrwkv::wkv7(x[0], x[1], x[2], x[3], x[4], x[5], N); }, in,
       o.reps, device, y_kernel, g_kernel);
+  const double t_chunked = time_fwd_bwd(
+      [&](const std::vector<torch::Tensor>& x) {
+        return vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], N).first;
+      },
+      in, o.reps, device, y_chunked, g_chunked);
   const double t_loop = time_fwd_bwd(
       [&](const std::vector<torch::Tensor>& x) {
         std::vector<torch::Tensor> f;
@@ -173,19 +181,27 @@ int main(int argc, char** argv) {
       },
       in, o.reps, device, y_loop, g_loop);
 
-  double worst_grad = 0;
-  for (size_t i = 0; i < g_kernel.size(); ++i) worst_grad = std::max(worst_grad, rel(g_kernel[i], g_loop[i]));
+  auto worst_grad = [&](const std::vector<torch::Tensor>& g) {
+    double worst = 0;
+    for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, rel(g[i], g_loop[i]));
+    return worst;
+  };
   const double tokens = double(o.batch * o.tokens);
   std::printf("  %s kernel      %9.3f ms  %10.0f tokens/s\n", o.device.c_str(), t_kernel * 1e3, tokens / t_kernel);
+  std::printf("  chunked         %9.3f ms  %10.0f tokens/s\n", t_chunked * 1e3, tokens / t_chunked);
   std::printf("  torch-op loop   %9.3f ms  %10.0f tokens/s\n", t_loop * 1e3, tokens / t_loop);
   std::printf("  ratio (loop / kernel) %.1fx\n", t_loop / t_kernel);
-  const double y_error = rel(y_kernel, y_loop);
-  std::printf("  agreement: y %.2e, worst gradient %.2e (relative)\n", y_error, worst_grad);
+  std::printf("  ratio (kernel / chunked) %.2fx\n", t_kernel / t_chunked);
   // float32 with different summation orders agrees to ~1e-6; bfloat16 outputs round to 8 bits.
   const double tol_y = type == torch::kBFloat16 ? 2e-2 : 1e-4, tol_g = type == torch::kBFloat16 ? 2e-2 : 1e-3;
-  if (y_error > tol_y || worst_grad > tol_g) {
-    std::fprintf(stderr, "bench_wkv7: the kernel disagrees with the loop\n");
-    return 1;
+  bool agree = true;
+  for (const auto& [name, y, g] : {std::tuple{"kernel", &y_kernel, &g_kernel}, {"chunked", &y_chunked, &g_chunked}}) {
+    const double y_error = rel(*y, y_loop), g_error = worst_grad(*g);
+    std::printf("  agreement (%s vs loop): y %.2e, worst gradient %.2e (relative)\n", name, y_error, g_error);
+    if (y_error > tol_y || g_error > tol_g) {
+      std::fprintf(stderr, "bench_wkv7: the %s disagrees with the loop\n", name);
+      agree = false;
+    }
   }
-  return 0;
+  return agree ? 0 : 1;
 }

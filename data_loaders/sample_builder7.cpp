@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "model/visual_rwkv7.h"
 
 namespace vrwkv::data {
 

@@ -1,10 +1,13 @@
 // The CUDA path on a GPU (run by `make gpu-check`, tag [cuda]; not registered with CTest, since CI
-// has no GPU): the wkv6 and wkv7 operators with autograd on CUDA against the CPU kernels in float64
-// (which test_wkv6 / test_wkv7 check against their references), strong decay or strong in-context
-// removal element by element, zero-padded small heads, the clear errors for what the kernels do not
-// cover, the recurrent state's device path, and RWKV-7 on CUDA against the float64 reference model. Without a GPU every test here fails: gpu-check runs
-// them only where torch sees one.
+// has no GPU): the wkv6 and wkv7 operators (wkv7 per step and chunked) with autograd on CUDA against
+// the CPU kernels in float64 (which test_wkv6 / test_wkv7 check against their references), strong
+// decay or strong in-context removal element by element, zero-padded small heads, the clear errors for
+// what the kernels do not cover, the recurrent state's device path, the chunked WKV7's state scan
+// kernel, and RWKV-7 on CUDA against the float64 reference model. Without a GPU every test here fails:
+// gpu-check runs them only where torch sees one.
 #include <torch/torch.h>
+
+#include <functional>
 
 #include "catch_compat.h"
 #include "infer/recurrent.h"
@@ -12,6 +15,8 @@
 #include "model/rwkv7.h"
 #include "model/wkv6_state.h"
 #include "model/wkv7.h"
+#include "model/state_scan.h"
+#include "model/wkv7_chunked.h"
 #include "rwkv7_reference.h"
 #include "tensor_compare.h"
 #include "wkv_inputs.h"
@@ -136,17 +141,27 @@ TEST_CASE("recurrent state on CUDA: chunks from a state stay on the device and m
 
 namespace {
 
-// wkv7() with autograd on `device` in `type` against the CPU kernel in float64 on the same rounded
-// inputs, loss sum(y * dy): y and the six gradients.
+using Wkv7Op = std::function<torch::Tensor(const std::vector<torch::Tensor>&, int64_t)>;
+
+torch::Tensor per_step_op(const std::vector<torch::Tensor>& x, int64_t N) {
+  return vrwkv::wkv7(x[0], x[1], x[2], x[3], x[4], x[5], N);
+}
+
+torch::Tensor chunked_op(const std::vector<torch::Tensor>& x, int64_t N) {
+  return vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], N).first;
+}
+
+// A WKV7 operator with autograd on `device` in `type` against the CPU kernel in float64 on the same
+// rounded inputs, loss sum(y * dy): y and the six gradients.
 void compare_wkv7(const vrwkv::test::Wkv7Inputs& in, torch::Device device, torch::ScalarType type, double tol,
-                  bool elementwise) {
+                  bool elementwise, const Wkv7Op& op = per_step_op) {
   const auto dy = torch::randn_like(in.r).to(torch::kFloat32);
   std::vector<torch::Tensor> rounded, leaves;
   for (const auto* t : {&in.r, &in.w, &in.k, &in.v, &in.alpha, &in.beta}) {
     rounded.push_back(t->to(type).to(torch::kFloat64));
     leaves.push_back(t->to(device, type).detach().requires_grad_(true));
   }
-  auto y = vrwkv::wkv7(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], leaves[5], in.N);
+  auto y = op(leaves, in.N);
   CHECK(y.device() == device);
   CHECK(y.scalar_type() == type);
   (y.to(torch::kFloat32) * dy.to(device)).sum().backward();
@@ -182,6 +197,57 @@ TEST_CASE("wkv7 on CUDA with autograd matches the CPU kernel in float64", "[cuda
       compare_wkv7(in, device, type, tol, c.a_min > 0);
     }
   }
+}
+
+TEST_CASE("chunk_state_scan's CUDA kernel gives the CPU's states and gradients", "[cuda]") {
+  // 130 chunks (T 2080), 6 = B x H, 64 x 64 states: the kernel's forward scan and its reverse,
+  // transposed scan in the backward, against the CPU loop in float64 on the same float32 values.
+  const auto device = gpu();
+  torch::manual_seed(21);
+  const int64_t count = 130, batch = 6, N = 64;
+  const auto A = torch::eye(N) * 0.97 + 0.02 * torch::randn({count, batch, N, N}) / 8.0;
+  const auto H = torch::randn({count, batch, N, N}), S0 = torch::randn({batch, N, N});
+  const auto w_starts = torch::randn({count, batch, N, N}), w_last = torch::randn({batch, N, N});
+  auto run = [&](torch::Device on, torch::ScalarType type) {
+    std::vector<torch::Tensor> x;
+    for (const auto* t : {&A, &H, &S0}) x.push_back(t->to(on, type).requires_grad_(true));
+    auto [starts, last] = vrwkv::chunk_state_scan(x[0], x[1], x[2]);
+    ((starts * w_starts.to(on, type)).sum() + (last * w_last.to(on, type)).sum()).backward();
+    CHECK(starts.device() == on);
+    return std::vector<torch::Tensor>{starts, last, x[0].grad(), x[1].grad(), x[2].grad()};
+  };
+  const auto gpu_out = run(device, torch::kFloat32), cpu_out = run(torch::kCPU, torch::kFloat64);
+  const char* names[] = {"starts", "last", "dA", "dH", "dS0"};
+  for (int i = 0; i < 5; ++i) {
+    INFO(names[i]);
+    CHECK(relative_error(gpu_out[i], cpu_out[i]) < 1e-4);  // float32 against float64: the README's 1e-4
+  }
+}
+
+TEST_CASE("wkv7_chunked on CUDA with autograd matches the CPU kernel in float64; its state stays there", "[cuda]") {
+  const auto device = gpu();
+  struct Case {
+    int64_t B, T, H, N;
+    double a_min;
+  };
+  for (const Case c : {Case{2, 67, 3, 64, 0.0}, Case{1, 1024, 2, 64, 0.0}, Case{2, 300, 2, 64, 0.999},
+                       Case{3, 45, 2, 32, 0.0}}) {
+    for (auto type : {torch::kFloat32, torch::kBFloat16}) {
+      INFO("B " << c.B << " T " << c.T << " H " << c.H << " N " << c.N << " a_min " << c.a_min << " " << type);
+      const auto in = vrwkv::test::random_wkv7_inputs(c.B, c.T, c.H, c.N, torch::kFloat64, 93 + c.T + c.N, c.a_min);
+      const double tol = type == torch::kFloat32 ? 1e-3 : 2e-2;  // as for the per-step kernel above
+      compare_wkv7(in, device, type, tol, c.a_min > 0, chunked_op);
+    }
+  }
+  const auto in = vrwkv::test::random_wkv7_inputs(2, 40, 2, 64, torch::kFloat32, 9);
+  const auto state0 = torch::randn({2, 2, 64, 64});
+  const auto [y_cpu, s_cpu] = vrwkv::wkv7_forward_cpu(in.r, in.w, in.k, in.v, in.alpha, in.beta, 64, state0);
+  auto on = [&](const torch::Tensor& t) { return t.to(device); };
+  const auto [y, s] =
+      vrwkv::wkv7_chunked(on(in.r), on(in.w), on(in.k), on(in.v), on(in.alpha), on(in.beta), 64, on(state0));
+  CHECK(s.device() == device);
+  CHECK(relative_error(y.cpu(), y_cpu) < 1e-4);
+  CHECK(relative_error(s.cpu(), s_cpu) < 1e-4);
 }
 
 TEST_CASE("wkv7 on CUDA: chunks from a state stay on the device and match the CPU; errors are clear", "[cuda]") {

@@ -262,6 +262,14 @@ TEST_CASE("model.family v7 reads the RWKV-7 sizes, the towers and K; keys of the
   CHECK_THAT(error(v7), test::contains("model.family"));
   nlohmann::json v6 = {{"model", {{"towers", {{"dino", {{"width", 8}}}}}}}, {"tokenizer", {{"path", vocab()}}}};
   CHECK_THAT(error(v6), test::contains("model.towers is a v7 key, but model.family is v6"));
+  v6 = {{"model", {{"wkv_kernel", "chunked"}}}, {"tokenizer", {{"path", vocab()}}}};
+  CHECK_THAT(error(v6), test::contains("model.wkv_kernel is a v7 key, but model.family is v6"));
+  CHECK(m.rwkv.wkv_kernel == vrwkv::Wkv7Kernel::kRecurrent);  // the original's kernel unless asked
+  v7 = tiny_v7_config("d.jsonl");
+  v7["model"]["wkv_kernel"] = "chunked";
+  CHECK(run_config_from_json(v7, "v7.json").model7.rwkv.wkv_kernel == vrwkv::Wkv7Kernel::kChunked);
+  v7["model"]["wkv_kernel"] = "fused";
+  CHECK_THAT(error(v7), test::contains("model.wkv_kernel"));
 
   CHECK_THROWS_WITH(require_family(config, ModelFamily::kV6, "train"),
                     test::contains("v7.json: model.family is v7, but `train` runs v6 models only so far"));

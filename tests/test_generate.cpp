@@ -230,6 +230,54 @@ TEST_CASE("the stop sequence ends the answer; the decoding loop's other stops", 
   CHECK(d.ids.size() == 3);
 }
 
+TEST_CASE("decode_batch: rows leave the batch as they finish, each read on as it would be alone", "[generate]") {
+  ToyTokenizer tok;
+  const int64_t V = tok.vocab_size();
+  // Three scripted rows: the first stops at "\n\n", the second at end of text, the third at max tokens.
+  const std::vector<std::string> scripts = {" so.\n\nmore", std::string(" no") + '\0' + "tail", " a long answer"};
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& s : scripts) {
+    ids.emplace_back();
+    for (char c : s) ids.back().push_back(c == '\0' ? 0 : tok.encode(std::string(1, c))[0]);
+  }
+  std::vector<size_t> at(scripts.size(), 1);
+  std::vector<int64_t> live = {0, 1, 2};  // the script of each current row
+  std::vector<std::vector<int64_t>> kept_rows;
+  vrwkv::GenerateOptions o;
+  o.max_new_tokens = 8;
+  auto first = torch::stack({one_hot_logits(ids[0][0], V), one_hot_logits(ids[1][0], V), one_hot_logits(ids[2][0], V)});
+  const auto out = vrwkv::decode_batch(
+      first, {0, 0, 0},
+      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& next_ids) {
+        kept_rows.push_back(rows);
+        std::vector<int64_t> now;
+        std::vector<torch::Tensor> logits;
+        for (size_t j = 0; j < rows.size(); ++j) {
+          const int64_t script = live.at(rows[j]);
+          CHECK(next_ids[j] == ids[script][at[script] - 1]);  // the token just picked for that row
+          now.push_back(script);
+          logits.push_back(one_hot_logits(ids[script].at(at[script]++), V));
+        }
+        live = now;
+        return torch::stack(logits);
+      },
+      tok, o);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].answer == "so.");
+  CHECK(out[0].reason == vrwkv::StopReason::kStopSequence);
+  CHECK(out[1].answer == "no");
+  CHECK(out[1].reason == vrwkv::StopReason::kEndOfText);
+  CHECK(out[2].reason == vrwkv::StopReason::kMaxTokens);
+  CHECK(out[2].ids.size() == 8);
+  // " no" then token 0 ends row 1 at the 4th pick, " so.\n\n" ends row 0 at the 6th; row 2 reads on alone.
+  REQUIRE(kept_rows.size() == 7);
+  CHECK(kept_rows[2] == std::vector<int64_t>{0, 1, 2});
+  CHECK(kept_rows[3] == std::vector<int64_t>{0, 2});
+  CHECK(kept_rows[5] == std::vector<int64_t>{1});
+  CHECK(kept_rows[6] == std::vector<int64_t>{0});
+  CHECK_THROWS_WITH(vrwkv::decode_batch(first, {0}, nullptr, tok, o), vrwkv::test::contains("for 1 seeds"));
+}
+
 TEST_CASE("the prompt is a human turn as training renders it, then Assistant:", "[generate]") {
   ToyTokenizer tok;
   auto model = noisy_model(torch::kFloat32, 1);

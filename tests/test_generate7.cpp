@@ -41,6 +41,21 @@ std::string as_text(const std::vector<int64_t>& ids, int64_t K, const text::Toke
   return out + tok.decode(piece);
 }
 
+// A small random v7 model in float64 with K 4 and the World vocabulary (the prompt's ids).
+VisualRWKV7 tiny_model(uint64_t seed) {
+  VisualRwkv7Config c;
+  c.rwkv = test::small_rwkv7_config();
+  c.rwkv.vocab_size = 65536;
+  c.towers = test::tiny_towers();
+  c.tokens_per_image = 4;
+  torch::manual_seed(seed);
+  VisualRWKV7 model(c);
+  test::randomise_uniform(*model->vit);
+  test::randomize_rwkv7(*model, seed + 1, "rwkv.");
+  model->to(torch::kFloat64);
+  return model;
+}
+
 }  // namespace
 
 TEST_CASE("v7's evaluation prompt: User:, K placeholders and a newline per image, the question, Assistant:",
@@ -59,16 +74,7 @@ TEST_CASE("v7's evaluation prompt: User:, K placeholders and a newline per image
 
 TEST_CASE("v7 recurrent decoding: the training forward's last logits, then the state continued", "[generate]") {
   const auto tok = world();
-  VisualRwkv7Config c;
-  c.rwkv = test::small_rwkv7_config();
-  c.rwkv.vocab_size = 65536;  // the World ids of the prompt
-  c.towers = test::tiny_towers();
-  c.tokens_per_image = 4;
-  torch::manual_seed(41);
-  VisualRWKV7 model(c);
-  test::randomise_uniform(*model->vit);
-  test::randomize_rwkv7(*model, 42, "rwkv.");
-  model->to(torch::kFloat64);
+  auto model = tiny_model(41);
   torch::manual_seed(43);
   const TowerPixels pixels{torch::randn({1, 3, 6, 6}, torch::kFloat64), torch::randn({1, 3, 9, 9}, torch::kFloat64),
                            torch::randn({1, 3, 12, 12}, torch::kFloat64)};
@@ -95,4 +101,48 @@ TEST_CASE("v7 recurrent decoding: the training forward's last logits, then the s
   const TowerPixels other{pixels.dino * -1, pixels.siglip, pixels.sam};
   const auto moved = model->forward(ids, other)[0];
   CHECK(test::relative_error(moved[moved.size(0) - 1], last) > 1e-3);
+}
+
+TEST_CASE("v7 batched decoding: every question's answer is its own, whatever else is in the batch", "[generate]") {
+  const auto tok = world();
+  auto model = tiny_model(51);
+  torch::manual_seed(53);
+  auto pictures = [](int64_t n) {
+    return TowerPixels{torch::randn({n, 3, 6, 6}, torch::kFloat64), torch::randn({n, 3, 9, 9}, torch::kFloat64),
+                       torch::randn({n, 3, 12, 12}, torch::kFloat64)};
+  };
+  // Prompts of three lengths (two share one), no image, one and two images; own seeds.
+  std::vector<DecodeRequest> requests = {{"What is it?", {}, 1, pictures(1)},
+                                         {"Hi?", {}, 2, {}},
+                                         {"What is here?", {}, 3, pictures(2)},
+                                         {"Why is it?", {}, 4, pictures(1)}};
+  REQUIRE(v7_prompt_ids(requests[0].question, 1, 4, *tok).size() ==
+          v7_prompt_ids(requests[3].question, 1, 4, *tok).size());  // read in one group
+  for (const double temperature : {0.0, 1.0}) {
+    INFO("temperature " << temperature);
+    GenerateOptions options;
+    options.max_new_tokens = 7;
+    options.temperature = temperature;
+    options.top_p = 0.9;
+    Decoder7 decoder(model, *tok, 0);
+    const auto batched = decoder.run(requests, options);
+    REQUIRE(batched.size() == requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      INFO("question " << i);
+      const auto alone = decoder.run({requests[i]}, options).at(0);
+      CHECK(batched[i].decoded.ids == alone.decoded.ids);
+      CHECK(batched[i].decoded.answer == alone.decoded.answer);
+      CHECK(std::abs(batched[i].decoded.avg_logit - alone.decoded.avg_logit) < 1e-9);
+      CHECK(batched[i].prompt == v7_prompt_text(requests[i].question, image_count(requests[i].towers)));
+      CHECK(batched[i].prompt_positions ==
+            int64_t(v7_prompt_ids(requests[i].question, image_count(requests[i].towers), 4, *tok).size()));
+    }
+  }
+  // With the stop rules on, too, the batch gives each question its own answer.
+  GenerateOptions stops;
+  stops.max_new_tokens = 12;
+  Decoder7 decoder(model, *tok, 0);
+  const auto batched = decoder.run(requests, stops);
+  for (size_t i = 0; i < requests.size(); ++i) CHECK(batched[i].decoded.ids == decoder.run({requests[i]}, stops)[0].decoded.ids);
+  CHECK_THROWS_WITH(Decoder7(model, *tok, 5).run({requests[0]}, stops), test::contains("more than ctx_len 5"));
 }

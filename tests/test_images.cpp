@@ -5,9 +5,11 @@
 #include "io/safetensors.h"
 #include "pil_resize.h"
 #include "test_paths.h"
+#include "tower_image_source7.h"
 #include "tower_preprocess7.h"
 
 #include "base/error.h"
+#include "model/visual_rwkv7.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -460,9 +463,36 @@ TEST_CASE("v7 towers get exact-square bicubic pixels with their own size and sta
   CHECK(vrwkv::data::preprocess_square(white, siglip).eq(1.0f).all().item<bool>());
 
   const auto dark = vrwkv::data::preprocess_towers7(solid_image(4, 4, 0, 0, 0));
-  const auto batch = vrwkv::data::concat_tower_pixels({pixels, dark, pixels});
+  const auto batch = vrwkv::concat_tower_pixels({pixels, dark, pixels});
   CHECK(batch.sam.sizes() == torch::IntArrayRef({3, 3, 1024, 1024}));
   CHECK(torch::equal(batch.dino[1], dark.dino[0]));
   CHECK(torch::equal(batch.siglip[2], pixels.siglip[0]));
-  CHECK_FALSE(vrwkv::data::concat_tower_pixels({}).dino.defined());  // a text-only batch has no pixels
+  CHECK_FALSE(vrwkv::concat_tower_pixels({}).dino.defined());  // a text-only batch has no pixels
+  CHECK_FALSE(vrwkv::concat_tower_pixels({vrwkv::TowerPixels{}}).sam.defined());
+  CHECK(torch::equal(vrwkv::concat_tower_pixels({vrwkv::TowerPixels{}, dark}).dino, dark.dino));  // passed over
+}
+
+TEST_CASE("v7 towers read an image held in memory as they read its file", "[images]") {
+  // MMBench carries its images in the question file: the bytes loader must give the file's pixels.
+  const std::string path = vrwkv::test::shared_dir() + "/data/images/pizza.jpg";
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(bytes.size() > 1000);
+  vrwkv::VisionTowers7Config towers;
+  towers.dino.image_size = 56;  // small squares: the same code path at a test's cost
+  towers.siglip.image_size = 42;
+  towers.sam.image_size = 64;
+  const auto transforms = vrwkv::data::tower_transforms7(towers);
+  const auto from_file = vrwkv::data::make_tower_image_decoder7(transforms)(path);
+  vrwkv::ImageConfig image;
+  const auto from_bytes = vrwkv::data::make_tower_image_bytes_loader7(image, transforms)(bytes, "q.tsv:3");
+  CHECK(from_bytes.siglip.sizes() == torch::IntArrayRef({1, 3, 42, 42}));
+  CHECK(torch::equal(from_bytes.dino, from_file.dino));
+  CHECK(torch::equal(from_bytes.siglip, from_file.siglip));
+  CHECK(torch::equal(from_bytes.sam, from_file.sam));
+  CHECK_THROWS_WITH(vrwkv::data::make_tower_image_bytes_loader7(image, transforms)("not an image", "q.tsv:4"),
+                    vrwkv::test::contains("q.tsv:4"));
+  image.synthetic = true;  // synthetic pictures are drawn from the name, as for files
+  CHECK(torch::equal(vrwkv::data::make_tower_image_bytes_loader7(image, transforms)(bytes, "q.tsv:3").sam,
+                     vrwkv::data::synthetic_tower_pixels7("q.tsv:3", transforms).sam));
 }

@@ -311,6 +311,37 @@ TEST_CASE("RWKV-7 read in recurrent chunks equals one pass", "[rwkv7]") {
   CHECK_THROWS_WITH(model->forward_hidden(x, &too_few, true), vrwkv::test::contains("recurrent state has 1 layers"));
 }
 
+TEST_CASE("RWKV-7 with the chunked WKV7 gives the per-step kernel's logits, gradients and decoding", "[rwkv7]") {
+  auto c = small_config();
+  vrwkv::RWKV7 recurrent(c);
+  randomize(recurrent, 17);
+  c.wkv_kernel = vrwkv::Wkv7Kernel::kChunked;
+  vrwkv::RWKV7 chunked(c);
+  randomize(chunked, 17);
+  recurrent->to(torch::kFloat64);
+  chunked->to(torch::kFloat64);
+  torch::manual_seed(18);
+  const auto x = torch::randn({2, 37, c.n_embd}, torch::kFloat64);  // padded by 11 to three chunks
+  const auto weights = torch::randn({2, 37, c.vocab_size}, torch::kFloat64);
+  (recurrent->forward(x) * weights).sum().backward();
+  const auto logits = chunked->forward(x);
+  (logits * weights).sum().backward();
+  torch::NoGradGuard no_grad;
+  CHECK(relative_error(logits, recurrent->forward(x)) < 1e-12);  // float64 both ways
+  const auto expected = recurrent->named_parameters();
+  for (auto& item : chunked->named_parameters()) {
+    INFO(item.key());
+    CHECK(relative_error(item.value().grad(), expected[item.key()].grad()) < 1e-10);
+  }
+  // Decoding: a chunked prompt (padded by 11 in front, as the whole is), one step (the per-step kernel),
+  // then another chunked piece, as one pass.
+  std::vector<vrwkv::LayerState> states(c.n_layer);
+  const auto prompt = chunked->forward_hidden(x.narrow(1, 0, 21), &states, /*fresh=*/true);
+  const auto next = chunked->forward_hidden(x.narrow(1, 21, 1), &states, /*fresh=*/false);
+  const auto rest = chunked->forward_hidden(x.narrow(1, 22, 15), &states, /*fresh=*/false);
+  CHECK(relative_error(torch::cat({prompt, next, rest}, 1), recurrent->forward_hidden(x)) < 1e-12);
+}
+
 TEST_CASE("A plain RWKV-7 World file loads strictly under rwkv.", "[rwkv7]") {
   // The original's VisualRWKV holds the LM as `rwkv`; a plain file's keys (emb.*, blocks.*, ...) map to
   // rwkv.<key> and must all land, with nothing missing or left over.

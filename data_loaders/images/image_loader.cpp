@@ -49,4 +49,11 @@ TowerImageLoader make_tower_image_decoder7(const TowerTransforms7& transforms) {
   };
 }
 
+TowerImageBytesLoader make_tower_image_bytes_decoder7(const TowerTransforms7& transforms) {
+  return [transforms](const std::string& bytes, const std::string& name) {
+    const std::vector<uint8_t> data(bytes.begin(), bytes.end());
+    return preprocess_towers7(decode_image_bytes(data, name), transforms);
+  };
+}
+
 }  // namespace vrwkv::data

@@ -28,4 +28,8 @@ TowerImageLoader make_tower_image_decoder7(const TowerTransforms7&) {
   return [](const std::string& path) -> TowerPixels { throw no_decoder(path); };
 }
 
+TowerImageBytesLoader make_tower_image_bytes_decoder7(const TowerTransforms7&) {
+  return [](const std::string&, const std::string& name) -> TowerPixels { throw no_decoder(name); };
+}
+
 }  // namespace vrwkv::data

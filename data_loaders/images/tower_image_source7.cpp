@@ -30,15 +30,10 @@ TowerImageLoader make_tower_image_loader7(const ImageConfig& image, const TowerT
   return make_tower_image_decoder7(transforms);
 }
 
-TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images) {
-  if (images.empty()) return {};
-  std::vector<torch::Tensor> dino, siglip, sam;
-  for (const auto& p : images) {
-    dino.push_back(p.dino);
-    siglip.push_back(p.siglip);
-    sam.push_back(p.sam);
-  }
-  return {torch::cat(dino), torch::cat(siglip), torch::cat(sam)};
+TowerImageBytesLoader make_tower_image_bytes_loader7(const ImageConfig& image, const TowerTransforms7& transforms) {
+  if (image.synthetic)
+    return [transforms](const std::string&, const std::string& name) { return synthetic_tower_pixels7(name, transforms); };
+  return make_tower_image_bytes_decoder7(transforms);
 }
 
 }  // namespace vrwkv::data

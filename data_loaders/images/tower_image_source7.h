@@ -39,10 +39,13 @@ TowerImageLoader make_tower_image_loader7(const ImageConfig& image, const TowerT
 // The decoding half (OpenCV builds; without OpenCV every call is an Error that stops the job).
 TowerImageLoader make_tower_image_decoder7(const TowerTransforms7& transforms);
 
+// The same for an encoded image held in memory (MMBench's base64 images, decoded); `name` names it in
+// errors (and seeds the synthetic picture).
+using TowerImageBytesLoader = std::function<TowerPixels(const std::string& bytes, const std::string& name)>;
+TowerImageBytesLoader make_tower_image_bytes_loader7(const ImageConfig& image, const TowerTransforms7& transforms);
+TowerImageBytesLoader make_tower_image_bytes_decoder7(const TowerTransforms7& transforms);
+
 // synthetic_image of `path` at each tower's size and statistics.
 TowerPixels synthetic_tower_pixels7(const std::string& path, const TowerTransforms7& transforms);
-
-// The pictures' pixels in order, one tensor per tower: [N, 3, S, S] each; no pictures: undefined tensors.
-TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images);
 
 }  // namespace vrwkv::data

@@ -84,7 +84,8 @@ const std::vector<std::string>& v6_only_model_keys() {
   return keys;
 }
 const std::vector<std::string>& v7_only_model_keys() {
-  static const std::vector<std::string> keys = {"d_aaa", "d_mv", "d_gate", "projector", "tokens_per_image", "towers"};
+  static const std::vector<std::string> keys = {"d_aaa",           "d_mv",   "d_gate",    "projector",
+                                                "tokens_per_image", "towers", "wkv_kernel"};
   return keys;
 }
 
@@ -125,6 +126,8 @@ const Field& run_config_schema() {
           integer("d_gate", 0, "v7: output gate LoRA width (0: the spec's formula)", 0),
           string("projector", "mlp", "v7: the projector (proj_type): mlp (gated, the scripts') or linear",
                  {"mlp", "linear"}),
+          string("wkv_kernel", "recurrent", "v7: how WKV7 runs: recurrent (step by step, the original's kernel) or "
+                 "chunked (16-step chunks of matrix products; the same numbers to rounding)", {"recurrent", "chunked"}),
           integer("tokens_per_image", 1024, "v7: image tokens K per image (a square; the grid is pooled to it)", 1),
           object("towers", "v7: the three frozen vision towers (defaults: the original's)", {
               vit_tower_fields("dino", "DINOv2-L/14 with registers (timm)", full_towers.dino),

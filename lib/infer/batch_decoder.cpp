@@ -1,7 +1,6 @@
 #include "infer/batch_decoder.h"
 
 #include <map>
-#include <numeric>
 
 #include "base/error.h"
 #include "infer/recurrent.h"
@@ -108,51 +107,18 @@ std::vector<DecodeResult> BatchDecoder::run(const std::vector<DecodeRequest>& re
   read_text_groups(model_, state, parts, after_from, after, mode_, &logits);
 
   // --- 3. one batched step per token for the questions still answering -----------------------
-  std::vector<AnswerBuilder> answers;
-  std::vector<TokenSampler> samplers;
-  for (const auto& r : requests) {
-    answers.emplace_back(tokenizer_, options);
-    samplers.emplace_back(r.seed);
-  }
-  std::vector<int64_t> active(requests.size());  // request of each row of state / logits
-  std::iota(active.begin(), active.end(), 0);
-  const bool greedy = options.temperature <= 0;
-  while (options.max_new_tokens > 0 && !active.empty()) {
-    const int64_t n = static_cast<int64_t>(active.size());
-    std::vector<int64_t> picked(n);
-    torch::Tensor chosen;  // [n] token ids
-    if (greedy) {
-      chosen = logits.argmax(1);
-    } else {
-      const auto host = logits.to(torch::kCPU);
-      for (int64_t j = 0; j < n; ++j) picked[j] = samplers[active[j]].next(host[j], options.temperature, options.top_p);
-      chosen = index_tensor(picked).to(logits.device());
-    }
-    // The picked tokens' logits and probabilities, copied to the host with the ids in one transfer.
-    const auto lf = logits.to(torch::kFloat32);
-    const auto logit = lf.gather(1, chosen.unsqueeze(1)).squeeze(1);
-    const auto prob = torch::exp(logit - torch::logsumexp(lf, 1));
-    const auto host = torch::stack({chosen.to(torch::kFloat64), logit.to(torch::kFloat64), prob.to(torch::kFloat64)})
-                          .to(torch::kCPU);
-    const auto h = host.accessor<double, 2>();
-    std::vector<int64_t> keep_rows, keep_ids;
-    for (int64_t j = 0; j < n; ++j) {
-      const auto id = static_cast<int64_t>(h[0][j]);
-      if (!answers[active[j]].add(id, h[1][j], h[2][j])) {
-        keep_rows.push_back(j);
-        keep_ids.push_back(id);
-      }
-    }
-    if (keep_rows.empty()) break;
-    if (static_cast<int64_t>(keep_rows.size()) < n) {
-      state = select_rows(state, index_tensor(keep_rows));
-      std::vector<int64_t> still;
-      for (int64_t j : keep_rows) still.push_back(active[j]);
-      active.swap(still);
-    }
-    logits = step(model_, state, index_tensor(keep_ids).to(device));
-  }
-  for (int64_t i = 0; i < B; ++i) results[i].decoded = answers[i].result();
+  std::vector<uint64_t> seeds;
+  for (const auto& r : requests) seeds.push_back(r.seed);
+  int64_t rows_now = B;
+  const auto answers = decode_batch(
+      logits, seeds,
+      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& ids) {
+        if (static_cast<int64_t>(rows.size()) < rows_now) state = select_rows(state, index_tensor(rows));
+        rows_now = static_cast<int64_t>(rows.size());
+        return step(model_, state, index_tensor(ids).to(device));
+      },
+      tokenizer_, options);
+  for (int64_t i = 0; i < B; ++i) results[i].decoded = answers[i];
   return results;
 }
 

@@ -1,6 +1,7 @@
 #include "infer/generate.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "base/error.h"
 #include "infer/batch_decoder.h"
@@ -130,6 +131,58 @@ Decoded decode_tokens(const torch::Tensor& first_logits, const std::function<tor
     logits = next_logits(id);
   }
   return answer.result();
+}
+
+std::vector<Decoded> decode_batch(const torch::Tensor& first_logits, const std::vector<uint64_t>& seeds,
+                                  const NextBatchLogits& next, const text::Tokenizer& tokenizer,
+                                  const GenerateOptions& options) {
+  const int64_t B = static_cast<int64_t>(seeds.size());
+  VRWKV_CHECK(first_logits.dim() == 2 && first_logits.size(0) == B, "decode_batch: logits ", first_logits.sizes(),
+              " for ", B, " seeds");
+  std::vector<AnswerBuilder> answers;
+  std::vector<TokenSampler> samplers;
+  for (const auto seed : seeds) {
+    answers.emplace_back(tokenizer, options);
+    samplers.emplace_back(seed);
+  }
+  std::vector<int64_t> active(B);  // the sequence of each row of the logits
+  std::iota(active.begin(), active.end(), 0);
+  const bool greedy = options.temperature <= 0;
+  torch::Tensor logits = first_logits;
+  while (options.max_new_tokens > 0 && !active.empty()) {
+    const int64_t n = static_cast<int64_t>(active.size());
+    torch::Tensor chosen;  // [n] token ids
+    if (greedy) {
+      chosen = logits.argmax(1);
+    } else {
+      const auto host = logits.to(torch::kCPU);
+      std::vector<int64_t> picked(n);
+      for (int64_t j = 0; j < n; ++j) picked[j] = samplers[active[j]].next(host[j], options.temperature, options.top_p);
+      chosen = torch::tensor(picked, torch::kInt64).to(logits.device());
+    }
+    // The picked tokens' logits and probabilities, copied to the host with the ids in one transfer.
+    const auto lf = logits.to(torch::kFloat32);
+    const auto logit = lf.gather(1, chosen.unsqueeze(1)).squeeze(1);
+    const auto prob = torch::exp(logit - torch::logsumexp(lf, 1));
+    const auto host = torch::stack({chosen.to(torch::kFloat64), logit.to(torch::kFloat64), prob.to(torch::kFloat64)})
+                          .to(torch::kCPU);
+    const auto h = host.accessor<double, 2>();
+    std::vector<int64_t> keep_rows, keep_ids, still;
+    for (int64_t j = 0; j < n; ++j) {
+      const auto id = static_cast<int64_t>(h[0][j]);
+      if (!answers[active[j]].add(id, h[1][j], h[2][j])) {
+        keep_rows.push_back(j);
+        keep_ids.push_back(id);
+        still.push_back(active[j]);
+      }
+    }
+    if (keep_rows.empty()) break;
+    active.swap(still);
+    logits = next(keep_rows, keep_ids);
+  }
+  std::vector<Decoded> out;
+  for (const auto& a : answers) out.push_back(a.result());
+  return out;
 }
 
 Generator::Generator(VisualRWKV& model, const text::Tokenizer& tokenizer, ScanMode mode, text::PromptStyle style,

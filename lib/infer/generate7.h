@@ -28,15 +28,18 @@ std::vector<int64_t> v7_prompt_ids(const std::string& question, int64_t images, 
 // The same prompt as text, each image written "<image>" (for answer files).
 std::string v7_prompt_text(const std::string& question, int64_t images);
 
-class Generator7 {
+// `visualrwkv eval`'s decoder for v7, batched as v6's BatchDecoder:
+//   1. the prompts of equal length (so equal padding) read together from zeros, their images through
+//      the towers in one call per group;
+//   2. the groups' states joined into one batch, then one batched recurrent step per token for the
+//      questions still answering (infer/generate.h: decode_batch); a finished question leaves the batch.
+// Each row's arithmetic does not depend on the other rows, so greedy answers are those of one question
+// at a time, and a sampled answer depends only on its request's seed.
+class Decoder7 : public QuestionDecoder {
  public:
   // ctx_len > 0 rejects prompts longer than the model was trained on. Puts the model in eval mode.
-  Generator7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len);
-
-  // pixels: the question's images for the three towers (none: a text-only question).
-  Decoded generate(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options);
-  std::string answer(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options);
-  int64_t prompt_length(const std::string& question, int64_t images) const;
+  Decoder7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len);
+  std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options) override;
 
  private:
   VisualRWKV7 model_;
@@ -44,21 +47,26 @@ class Generator7 {
   int64_t ctx_len_;
 };
 
+// One question at a time, through Decoder7 (so its answers are the batched ones).
+class Generator7 {
+ public:
+  Generator7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len)
+      : decoder_(std::move(model), tokenizer, ctx_len) {}
+
+  // pixels: the question's images for the three towers (none: a text-only question).
+  Decoded generate(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options);
+  std::string answer(const std::string& question, const TowerPixels& pixels, const GenerateOptions& options) {
+    return generate(question, pixels, options).answer;
+  }
+
+ private:
+  Decoder7 decoder_;
+};
+
 // The original's method (VisualRWKV.generate), the baseline bench_eval measures against: the image
 // tokens made once, then for every new token the whole sequence embedded and read again from zeros
 // (padded anew to a multiple of 16); greedy or sampled as `options` says.
 Decoded decode_by_rerun7(VisualRWKV7& model, const text::Tokenizer& tokenizer, const std::string& question,
                          const TowerPixels& pixels, const GenerateOptions& options);
-
-// `visualrwkv eval`'s decoder for v7: each request answered by Generator7 with its own seed, one at
-// a time (v6's BatchDecoder batches the recurrent steps of many; v7's is not batched yet).
-class Decoder7 : public QuestionDecoder {
- public:
-  Decoder7(VisualRWKV7 model, const text::Tokenizer& tokenizer, int64_t ctx_len) : generator_(std::move(model), tokenizer, ctx_len) {}
-  std::vector<DecodeResult> run(const std::vector<DecodeRequest>& requests, const GenerateOptions& options) override;
-
- private:
-  Generator7 generator_;
-};
 
 }  // namespace vrwkv

@@ -48,6 +48,14 @@ int64_t lora_width(double x) { return std::max<int64_t>(32, 32 * static_cast<int
 
 }  // namespace
 
+Wkv7Kernel wkv7_kernel_from_string(const std::string& name, const std::string& where) {
+  if (name == "recurrent") return Wkv7Kernel::kRecurrent;
+  if (name == "chunked") return Wkv7Kernel::kChunked;
+  throw Error(cat(where, ": wkv_kernel must be \"recurrent\" or \"chunked\", got \"", name, "\""));
+}
+
+std::string to_string(Wkv7Kernel kernel) { return kernel == Wkv7Kernel::kChunked ? "chunked" : "recurrent"; }
+
 Rwkv7Config Rwkv7Config::resolved() const {
   Rwkv7Config c = *this;
   VRWKV_CHECK(c.n_layer > 0, "model.n_layer must be positive, got ", c.n_layer);

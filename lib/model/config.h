@@ -40,6 +40,12 @@ struct ModelConfig {
   int64_t image_tokens() const;
 };
 
+// How RWKV-7 computes WKV7: the per-step kernel (model/wkv7.h, the original's formulation: snapshots
+// every 16 steps for the backward) or 16-step chunks of matrix products (model/wkv7_chunked.h).
+enum class Wkv7Kernel { kRecurrent, kChunked };
+Wkv7Kernel wkv7_kernel_from_string(const std::string& name, const std::string& where);
+std::string to_string(Wkv7Kernel kernel);
+
 // Sizes of an RWKV-7 (x070) language model (SPEC-v7 section 1). The LoRA widths default to the
 // original's formulas (Python's round, halves to even), so a World file of any size loads strictly.
 struct Rwkv7Config {
@@ -51,6 +57,7 @@ struct Rwkv7Config {
   int64_t d_aaa = 0;    // D_a (in-context learning rate): 0 = the same formula as D_w
   int64_t d_mv = 0;     // D_v (value residual): 0 = max(32, 32 * round(1.3 * sqrt(C) / 32))
   int64_t d_gate = 0;   // D_g: 0 = max(32, 32 * round(0.6 * C^0.8 / 32))
+  Wkv7Kernel wkv_kernel = Wkv7Kernel::kRecurrent;  // the same numbers either way, to rounding
 
   // Fills the LoRA widths and checks consistency; throws vrwkv::Error naming the field.
   Rwkv7Config resolved() const;

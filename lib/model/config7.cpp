@@ -73,6 +73,9 @@ VisualRwkv7Config visual_rwkv7_config_from_json(const nlohmann::json& j, const s
   read_json_field(j, "d_mv", c.rwkv.d_mv, where);
   read_json_field(j, "d_gate", c.rwkv.d_gate, where);
   read_json_field(j, "tokens_per_image", c.tokens_per_image, where);
+  std::string kernel = to_string(c.rwkv.wkv_kernel);
+  read_json_field(j, "wkv_kernel", kernel, where);
+  c.rwkv.wkv_kernel = wkv7_kernel_from_string(kernel, where);
   std::string projector = to_string(c.projector);
   read_json_field(j, "projector", projector, where);
   c.projector = projector7_from_string(projector, where);

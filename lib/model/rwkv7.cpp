@@ -6,6 +6,7 @@
 #include "model/layers.h"
 #include "model/token_shift.h"
 #include "model/wkv7.h"
+#include "model/wkv7_chunked.h"
 
 namespace vrwkv {
 namespace {
@@ -39,7 +40,7 @@ torch::Tensor per_head(const torch::Tensor& x, int64_t H) { return x.view({x.siz
 }  // namespace
 
 TimeMix7Impl::TimeMix7Impl(const Rwkv7Config& c, int64_t layer_id)
-    : layer_id(layer_id), n_head(c.n_head()), head_size(c.head_size) {
+    : layer_id(layer_id), n_head(c.n_head()), head_size(c.head_size), wkv_kernel(c.wkv_kernel) {
   const int64_t C = c.n_embd;
   const double L = double(c.n_layer);
   const double r0 = c.n_layer > 1 ? layer_id / (L - 1) : 0.0;  // 0 at the first layer, 1 at the last
@@ -105,10 +106,16 @@ torch::Tensor TimeMix7Impl::forward(const torch::Tensor& x, torch::Tensor& v_fir
   torch::Tensor y;
   if (state) {
     if (fresh || !state->wkv.defined()) state->wkv = torch::Tensor();
-    // Decoding: no graph through the state, which stays on the model's device.
-    auto [out, next] = wkv7_forward_from_state(r, w, k, v, -kk, kk * a, head_size, state->wkv);
+    // Decoding: no graph through the state, which stays on the model's device. Single tokens take the
+    // per-step kernel whatever the choice: a chunk of one step is all padding.
+    torch::NoGradGuard no_grad;
+    auto [out, next] = wkv_kernel == Wkv7Kernel::kChunked && T > 1
+                           ? wkv7_chunked(r, w, k, v, -kk, kk * a, head_size, state->wkv)
+                           : wkv7_forward_from_state(r, w, k, v, -kk, kk * a, head_size, state->wkv);
     y = out;
     state->wkv = next;
+  } else if (wkv_kernel == Wkv7Kernel::kChunked) {
+    y = wkv7_chunked(r, w, k, v, -kk, kk * a, head_size).first;
   } else {
     y = wkv7(r, w, k, v, -kk, kk * a, head_size);
   }

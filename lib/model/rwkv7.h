@@ -24,6 +24,7 @@ struct TimeMix7Impl : torch::nn::Module {
                         bool fresh = true);
 
   int64_t layer_id, n_head, head_size;
+  Wkv7Kernel wkv_kernel;
   torch::Tensor x_r, x_w, x_k, x_v, x_a, x_g;
   torch::Tensor w0, w1, w2, a0, a1, a2, v0, v1, v2, g1, g2, k_k, k_a, r_k;
   torch::nn::Linear receptance{nullptr}, key{nullptr}, value{nullptr}, output{nullptr};

@@ -29,6 +29,18 @@ torch::Tensor VisualRWKV7Impl::project(const torch::Tensor& pooled) {
   return proj_mlp ? proj_mlp->forward(x) : proj_linear->forward(x);
 }
 
+TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images) {
+  std::vector<torch::Tensor> dino, siglip, sam;
+  for (const auto& p : images) {
+    if (image_count(p) == 0) continue;
+    dino.push_back(p.dino);
+    siglip.push_back(p.siglip);
+    sam.push_back(p.sam);
+  }
+  if (dino.empty()) return {};
+  return {torch::cat(dino), torch::cat(siglip), torch::cat(sam)};
+}
+
 torch::Tensor VisualRWKV7Impl::encode_images(const TowerPixels& pixels) {
   const int64_t n = image_count(pixels), K = config.tokens_per_image;
   if (n == 0) {

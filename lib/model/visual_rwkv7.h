@@ -46,4 +46,8 @@ TORCH_MODULE(VisualRWKV7);
 // towers must agree.
 int64_t image_count(const TowerPixels& pixels);
 
+// The images of several TowerPixels in order, one tensor per tower ([N, 3, S, S] each); those that
+// hold none are passed over, and with no image at all the tensors are undefined.
+TowerPixels concat_tower_pixels(const std::vector<TowerPixels>& images);
+
 }  // namespace vrwkv
