@@ -89,8 +89,18 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
   // [B, H, n_chunks, N, N]: each chunk's starting state.
   const auto S0 = starts.view({n_chunks, B, H, N, N}).permute({1, 2, 0, 3, 4});
 
-  const auto u = u0 + torch::matmul(wy, transposed(S0));
-  const auto y = torch::matmul(q, transposed(S0)) + torch::matmul(qb, u) + torch::matmul(qk, vc);
+  // The products that make y from the chunk states feed nothing else (the states move from chunk to
+  // chunk in float32 through transition and added), so for bfloat16 inputs they take bfloat16 operands
+  // (tensor cores on a GPU; float32 accumulation): y then carries the inputs' rounding, as it does when
+  // written in bfloat16 anyway.
+  const bool low = r.scalar_type() == torch::kBFloat16;
+  auto y_product = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    if (!low) return torch::matmul(a, b);
+    return torch::matmul(a.to(torch::kBFloat16), b.to(torch::kBFloat16)).to(type);
+  };
+  const auto S0_t = low ? transposed(S0).to(torch::kBFloat16) : transposed(S0);
+  const auto u = u0 + y_product(wy, S0_t);
+  const auto y = y_product(q, S0_t) + y_product(qb, u) + y_product(qk, vc);
   auto out = y.reshape({B, H, padded_T, N}).narrow(2, 0, T).permute({0, 2, 1, 3}).reshape({B, T, H * N});
   return {out.to(r.scalar_type()), S};
 }

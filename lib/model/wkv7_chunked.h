@@ -15,9 +15,10 @@
 //
 // The backward is autograd through these products, which keeps the chunk intermediates (a few dozen
 // float32 tensors of an input's size per layer); train.grad_checkpointing recomputes them per block
-// instead. On a GPU the products run in cuBLAS, on tensor cores where TF32 products are allowed; a
-// fused kernel (one launch per layer, bfloat16 tensor-core products) is the next step. Computed in
-// float32 (float64 for float64 inputs) whatever the inputs' dtype, like the per-step kernel's state.
+// instead. On a GPU the products run in cuBLAS. Computed in float32 (float64 for float64 inputs),
+// like the per-step kernel's state, except the products that turn the chunk states into y: for
+// bfloat16 inputs those take bfloat16 operands (tensor cores), since nothing but the bfloat16 output
+// depends on them. A fused kernel (one launch per layer) is the next step.
 #pragma once
 #include <torch/torch.h>
 
