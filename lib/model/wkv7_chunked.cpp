@@ -64,11 +64,21 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
   const auto to_end = torch::exp(g_last - g);
   const auto k_end = kc * to_end, b_end = bc * to_end;  // decayed from step i to the chunk's end
 
+  // For bfloat16 inputs the products that make y take bfloat16 operands (tensor cores on a GPU, float32
+  // accumulation): nothing but the bfloat16 output depends on them, so each adds rounding of the order
+  // of the output's own once. What moves the state from chunk to chunk (the solve's inputs, transition,
+  // added, the scan) stays float32, as the per-step kernel's state does, so no rounding compounds.
+  const bool low = r.scalar_type() == torch::kBFloat16;
+  auto product = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    if (!low) return torch::matmul(a, b);
+    return torch::matmul(a.to(torch::kBFloat16), b.to(torch::kBFloat16)).to(type);
+  };
+
   // Pairwise terms (row t, column i): strictly below the diagonal for u_t (old state), on and below for y_t.
   const auto ab = torch::tril(torch::matmul(a_hat, transposed(b_in)), -1);
   const auto ak = torch::tril(torch::matmul(a_hat, transposed(k_in)), -1);
-  const auto qb = torch::tril(torch::matmul(q, transposed(b_in)));
-  const auto qk = torch::tril(torch::matmul(q, transposed(k_in)));
+  const auto qb = torch::tril(product(q, transposed(b_in)));
+  const auto qk = torch::tril(product(q, transposed(k_in)));
 
   // u (rows u_t^T) = a_hat S0^T + ab u + ak v, so (I - ab) u = a_hat S0^T + ak v. With the solve's
   // unit diagonal, passing -ab gives I - ab. u = u0 + wy S0^T splits what depends on S0 from what does not.
@@ -89,18 +99,9 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
   // [B, H, n_chunks, N, N]: each chunk's starting state.
   const auto S0 = starts.view({n_chunks, B, H, N, N}).permute({1, 2, 0, 3, 4});
 
-  // The products that make y from the chunk states feed nothing else (the states move from chunk to
-  // chunk in float32 through transition and added), so for bfloat16 inputs they take bfloat16 operands
-  // (tensor cores on a GPU; float32 accumulation): y then carries the inputs' rounding, as it does when
-  // written in bfloat16 anyway.
-  const bool low = r.scalar_type() == torch::kBFloat16;
-  auto y_product = [&](const torch::Tensor& a, const torch::Tensor& b) {
-    if (!low) return torch::matmul(a, b);
-    return torch::matmul(a.to(torch::kBFloat16), b.to(torch::kBFloat16)).to(type);
-  };
   const auto S0_t = low ? transposed(S0).to(torch::kBFloat16) : transposed(S0);
-  const auto u = u0 + y_product(wy, S0_t);
-  const auto y = y_product(q, S0_t) + y_product(qb, u) + y_product(qk, vc);
+  const auto u = u0 + product(wy, S0_t);
+  const auto y = product(q, S0_t) + product(qb, u) + product(qk, vc);
   auto out = y.reshape({B, H, padded_T, N}).narrow(2, 0, T).permute({0, 2, 1, 3}).reshape({B, T, H * N});
   return {out.to(r.scalar_type()), S};
 }
