@@ -19,6 +19,7 @@
 #include "train/checkpoint_reader.h"
 #include "train/export.h"
 #include "train/train_model.h"
+#include "train/vision_tower_files7.h"
 #include "train/trainer.h"
 #include "visualrwkv_path.h"  // generated: VRWKV_BINARY
 
@@ -256,4 +257,69 @@ TEST_CASE("v7 trains the same with model.wkv_kernel chunked as with the per-step
   // The same batches and float32 arithmetic in another order: the fixtures README's loss tolerance,
   // relative, at every step (the weights the later steps start from differ by as little).
   for (size_t i = 0; i < 4; ++i) CHECK(std::abs(a[i] - b[i]) < 1e-5 * a[i]);
+}
+
+TEST_CASE("v7 checkpoints refer to the tower files for the frozen towers instead of storing them", "[train_core]") {
+  const auto data = write_data7("train7_tower_files", 8);
+  const auto towers_dir = data / "vision_towers", out = data / "run";
+  // The tower files in the original's layouts, from a random model of the tiny config.
+  const auto config0 = tiny7("stage1", data, out);
+  torch::manual_seed(5);
+  auto source = train::TrainModel::from_config(config0);
+  const auto vit = source.v7()->vit;
+  auto write = [&](const char* file, const torch::nn::Module& tower, const std::string& prefix) {
+    io::NamedTensors tensors;
+    for (const auto& item : tower.named_parameters()) tensors.emplace_back(prefix + item.key(), item.value().detach());
+    const auto path = towers_dir / file;
+    fs::create_directories(path.parent_path());
+    io::save_tensors(path.string(), tensors);
+  };
+  write(train::kDinoTowerFile, *vit->dino, "");
+  write(train::kSiglipTowerFile, *vit->siglip, "visual.trunk.");
+  write(train::kSamTowerFile, *vit->sam, "image_encoder.");
+
+  const auto config = tiny7("stage1", data, out,
+                            {"init.vision=" + towers_dir.string(), "train.steps=3", "checkpoint.every_steps=100"});
+  train::run_training(config, {}, data::make_llava_batch_source);
+  const auto checkpoint = train::find_latest_checkpoint(out.string());
+  // Stored: no tower tensor (the tiny towers' position grids need no resampling). Referenced: all of them.
+  const auto stored = io::load_tensors(train::stored_weights_path(checkpoint));
+  int64_t stored_vit = 0;
+  for (const auto& [name, t] : stored) stored_vit += name.rfind("vit.", 0) == 0;
+  CHECK(stored_vit == 0);
+  const auto referenced = train::read_checkpoint_weights(checkpoint).referenced;
+  const auto tower_params = static_cast<int64_t>(vit->named_parameters().size());
+  int64_t referenced_vit = 0;
+  for (const auto& [name, src] : referenced) referenced_vit += name.rfind("vit.", 0) == 0;
+  CHECK(referenced_vit == tower_params);
+  CHECK(referenced.at("vit.siglip_featurizer.pos_embed").key == "visual.trunk.pos_embed");
+  // Read back complete, the towers are the files' tensors; the export carries them too.
+  const auto w = weights_of(checkpoint);
+  for (const auto& item : vit->named_parameters()) {
+    INFO(item.key());
+    CHECK(torch::equal(w.at("vit." + item.key()), item.value()));
+  }
+  // A run stopped and resumed from such checkpoints reads the towers back from their files: it ends
+  // where the straight run ended, bit for bit.
+  const auto stopped = data / "stopped";
+  const std::vector<std::string> sets = {"init.vision=" + towers_dir.string(), "train.steps=3",
+                                         "checkpoint.every_steps=100"};
+  train::TrainOptions stop;
+  stop.stop_after = 2;
+  train::run_training(tiny7("stage1", data, stopped, sets), stop, data::make_llava_batch_source);
+  train::TrainOptions resume;
+  resume.resume = "latest";
+  train::run_training(tiny7("stage1", data, stopped, sets), resume, data::make_llava_batch_source);
+  const auto resumed = weights_of(train::find_latest_checkpoint(stopped.string()));
+  REQUIRE(resumed.size() == w.size());
+  for (const auto& [name, t] : w) {
+    INFO(name);
+    CHECK(torch::equal(resumed.at(name), t));
+  }
+  const auto dir = data / "export";
+  train::export_checkpoint(checkpoint, dir.string(), "fp32", "towers");
+  int64_t exported_vit = 0;
+  for (const auto& [name, t] : io::load_tensors((dir / "towers_visual.pth").string()))
+    exported_vit += name.rfind("vit.", 0) == 0;
+  CHECK(exported_vit == tower_params);
 }

@@ -234,7 +234,7 @@ TEST_CASE("the towers load from the original's three files under the vision towe
   write_files(dir, files);
 
   VisionTowers7 towers(tiny_towers());
-  train::load_vision_towers7(towers, dir.string());
+  const auto sources = train::load_vision_towers7(towers, dir.string());
   for (const auto& item : source->named_parameters()) {
     INFO(item.key());
     if (item.key() == "dino_featurizer.pos_embed") {
@@ -245,6 +245,24 @@ TEST_CASE("the towers load from the original's three files under the vision towe
     }
   }
   for (const auto& p : towers->parameters()) CHECK_FALSE(p.requires_grad());
+
+  // Every weight but the resampled position embedding is a file's tensor unchanged: checkpoints refer
+  // to it (file, key, hash) instead of storing it, and the reference reads back the same values.
+  CHECK(sources.size() == towers->named_parameters().size() - 1);
+  CHECK(sources.count("dino_featurizer.pos_embed") == 0);
+  CHECK(sources.at("siglip_featurizer.pos_embed").key == "visual.trunk.pos_embed");  // its grid already fits
+  CHECK(sources.at("sam_featurizer.neck.0.weight").key == "image_encoder.neck.0.weight");
+  CHECK(sources.at("dino_featurizer.blocks.0.attn.qkv.weight").key == "blocks.0.attn.qkv.weight");
+  CHECK(sources.at("dino_featurizer.blocks.0.attn.qkv.weight").file ==
+        std::filesystem::absolute(dir / train::kDinoTowerFile).lexically_normal().string());
+  std::vector<train::FrozenReference> refs;
+  for (const auto& [name, src] : sources) refs.push_back({name, 0, torch::kFloat32, src});
+  const auto resolved = train::resolve_frozen_references(dir.string(), refs);
+  REQUIRE(resolved.size() == sources.size());
+  for (const auto& [name, value] : resolved) {
+    INFO(name);
+    CHECK(torch::equal(value, towers->named_parameters()[name]));
+  }
 
   SECTION("a missing weight names the file and the key") {
     io::NamedTensors without;

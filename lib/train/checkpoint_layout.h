@@ -1,8 +1,8 @@
 // The on-disk layout of a run's checkpoints, named here and nowhere else:
 //   <output_dir>/checkpoints/step_00000042/
 //       model.safetensors            the weights the run may change, and frozen ones of random init
-//       frozen.json                  the frozen weights a file supplied unchanged (RWKV, CLIP, init
-//                                    checkpoint), by reference: file, name, dtype, shape, file size
+//       frozen.json                  the frozen weights a file supplied unchanged (RWKV, CLIP, v7's
+//                                    towers, init checkpoint), by reference: file, name, dtype, shape, file size
 //                                    and hash (a stage-1 checkpoint of 1B6 stores the 2M projector
 //                                    parameters, not 7.6 GB); checkpoint.frozen=copy stores them too
 //                                    (train/frozen_references.h)

@@ -1,5 +1,5 @@
-// Frozen weights by reference: a weight a file supplied unchanged at set-up (RWKV, CLIP, init
-// checkpoint) is recorded in a checkpoint's frozen.json by where it came from and a hash of it,
+// Frozen weights by reference: a weight a file supplied unchanged at set-up (RWKV, CLIP, v7's towers,
+// init checkpoint) is recorded in a checkpoint's frozen.json by where it came from and a hash of it,
 // not stored. This file owns frozen.json's format, both ways, and the checks made when a
 // reference is read back.
 #pragma once

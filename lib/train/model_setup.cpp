@@ -93,11 +93,16 @@ TensorSources load_initial_weights(VisualRWKV7& model, const InitConfig& init, c
   TensorSources sources;
   if (!init.rwkv.empty()) load_file(*model, init.rwkv, {"rwkv."}, "the RWKV-7 language model", track, sources);
   if (!init.vision.empty()) {
-    // Three files, two position embeddings resampled on loading: not a file's tensors unchanged, so
-    // checkpoints hold the towers instead of referring to them.
-    load_vision_towers7(model->vit, init.vision);
+    // The towers take their files' tensors renamed but unchanged, except the position embeddings
+    // resampled to the 32x32 grid: checkpoints refer to the files for the unchanged ones.
+    const auto from_files = load_vision_towers7(model->vit, init.vision);
     spdlog::info("loaded the three vision towers from {}", init.vision);
-    for (const auto& item : model->vit->named_parameters()) sources.erase("vit." + item.key());
+    for (const auto& item : model->vit->named_parameters()) {
+      const auto name = "vit." + item.key();
+      const auto source = from_files.find(item.key());
+      if (track.count(name) && source != from_files.end()) sources[name] = source->second;
+      else sources.erase(name);
+    }
   }
   if (!init.checkpoint.empty()) load_init_checkpoint(*model, init.checkpoint, track, sources);
   if (init.rwkv.empty() && init.checkpoint.empty()) spdlog::warn("no RWKV-7 weights given: random initialisation");
