@@ -176,6 +176,15 @@ TEST_CASE("v7 trains with the v6 trainer: the loss falls, checkpoints hold the o
     CHECK(visual.count("vit.sam_featurizer.blocks.0.attn.rel_pos_h") == 1);
     CHECK(visual.count("proj.o_proj.weight") == 1);
     CHECK(rwkv.size() + visual.size() == w.size());
+    // PyTorch reads both files (torch.load) with every name and value, and the x070 names inference
+    // tools need (an fp32 export, so that the values compare exactly).
+    train::export_checkpoint(checkpoint, dir.string(), "fp32", "tiny7_fp32");
+    const auto complete = (data / "complete.safetensors").string();
+    io::save_tensors(complete, train::load_checkpoint_weights(checkpoint));
+    const std::string python = test::python_with_torch();
+    REQUIRE_FALSE(python.empty());
+    CHECK(test::run_command(python + " " + test::source_dir() + "/tests/python/check_export.py " + dir.string() +
+                            " tiny7_fp32 " + complete + " v7") == 0);
   }
 }
 

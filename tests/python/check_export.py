@@ -1,6 +1,10 @@
 """Checks an export with PyTorch: <dir>/<name>_rwkv.pth holds the rwkv.* tensors without the prefix,
 <dir>/<name>_visual.pth the rest with their names, both equal to the checkpoint's model.safetensors
-(read with json + struct only). Exits non-zero with a message on any difference."""
+(read with json + struct only), and the language model file holds the names RWKV inference tools
+read for its generation (v6 by default, v7 with a fourth argument "v7"). Exits non-zero with a
+message on any difference.
+
+  check_export.py DIR NAME CHECKPOINT.safetensors [v6|v7]"""
 import json
 import struct
 import sys
@@ -41,7 +45,13 @@ def main():
                 sys.exit(f"{label}: {k}: shape {tuple(got[k].shape)} != {tuple(v.shape)}")
             if not torch.equal(got[k].to(v.dtype), v):
                 sys.exit(f"{label}: {k}: values differ")
-    for k in ("emb.weight", "head.weight", "blocks.0.att.time_faaaa", "ln_out.weight"):
+    family = sys.argv[4] if len(sys.argv) > 4 else "v6"
+    # What RWKV inference tools read first: v6's bonus u (time_faaaa); x070's mixes, value residual
+    # LoRA (layer 1 on), kk and a scales, r_k and the per-head GroupNorm.
+    needed = {"v6": ("blocks.0.att.time_faaaa",),
+              "v7": ("blocks.0.att.x_r", "blocks.0.att.w0", "blocks.1.att.v0", "blocks.0.att.k_k",
+                     "blocks.0.att.k_a", "blocks.0.att.r_k", "blocks.0.att.ln_x.weight", "blocks.0.ffn.x_k")}[family]
+    for k in ("emb.weight", "head.weight", "ln_out.weight") + needed:
         if k not in rwkv:
             sys.exit(f"rwkv: {k} missing (RWKV inference tools need it)")
     print(f"check_export: {len(rwkv)} rwkv and {len(visual)} visual tensors agree")
