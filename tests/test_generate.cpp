@@ -248,7 +248,8 @@ TEST_CASE("decode_batch: rows leave the batch as they finish, each read on as it
   auto first = torch::stack({one_hot_logits(ids[0][0], V), one_hot_logits(ids[1][0], V), one_hot_logits(ids[2][0], V)});
   const auto out = vrwkv::decode_batch(
       first, {0, 0, 0},
-      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& next_ids) {
+      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& next_ids, bool shrunk) {
+        CHECK(shrunk == (rows.size() < live.size()));
         kept_rows.push_back(rows);
         std::vector<int64_t> now;
         std::vector<torch::Tensor> logits;

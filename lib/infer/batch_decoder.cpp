@@ -109,12 +109,10 @@ std::vector<DecodeResult> BatchDecoder::run(const std::vector<DecodeRequest>& re
   // --- 3. one batched step per token for the questions still answering -----------------------
   std::vector<uint64_t> seeds;
   for (const auto& r : requests) seeds.push_back(r.seed);
-  int64_t rows_now = B;
   const auto answers = decode_batch(
       logits, seeds,
-      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& ids) {
-        if (static_cast<int64_t>(rows.size()) < rows_now) state = select_rows(state, index_tensor(rows));
-        rows_now = static_cast<int64_t>(rows.size());
+      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& ids, bool shrunk) {
+        if (shrunk) state = select_rows(state, index_tensor(rows));
         return step(model_, state, index_tensor(ids).to(device));
       },
       tokenizer_, options);

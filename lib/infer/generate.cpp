@@ -178,7 +178,7 @@ std::vector<Decoded> decode_batch(const torch::Tensor& first_logits, const std::
     }
     if (keep_rows.empty()) break;
     active.swap(still);
-    logits = next(keep_rows, keep_ids);
+    logits = next(keep_rows, keep_ids, static_cast<int64_t>(keep_rows.size()) < n);
   }
   std::vector<Decoded> out;
   for (const auto& a : answers) out.push_back(a.result());

@@ -94,10 +94,12 @@ Decoded decode_tokens(const torch::Tensor& first_logits, const std::function<tor
 // The decoding loop of a batch of sequences, independent of the model: `first_logits` [B, V] (on any
 // device) are the prompts' last positions; row b samples with TokenSampler(seeds[b]). Each round picks
 // one token per row still answering (greedy: the arg-max on the logits' device), copies the ids and
-// their logits and probabilities to the host in one transfer, and calls next(rows, ids): keep only
-// `rows` (ascending indices into the previous round's rows; all of them when none finished) and read
-// `ids`, one per kept row; it returns their logits [rows, V]. Returns row b's answer at b.
-using NextBatchLogits = std::function<torch::Tensor(const std::vector<int64_t>& rows, const std::vector<int64_t>& ids)>;
+// their logits and probabilities to the host in one transfer, and calls next(rows, ids, shrunk): keep
+// only `rows` (ascending indices into the previous round's rows; shrunk: some finished, so rows is not
+// all of them) and read `ids`, one per kept row; it returns their logits [rows, V]. Returns row b's
+// answer at b.
+using NextBatchLogits = std::function<torch::Tensor(const std::vector<int64_t>& rows, const std::vector<int64_t>& ids,
+                                                    bool shrunk)>;
 std::vector<Decoded> decode_batch(const torch::Tensor& first_logits, const std::vector<uint64_t>& seeds,
                                   const NextBatchLogits& next, const text::Tokenizer& tokenizer,
                                   const GenerateOptions& options);

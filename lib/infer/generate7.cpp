@@ -102,17 +102,15 @@ std::vector<DecodeResult> Decoder7::run(const std::vector<DecodeRequest>& reques
   }
   std::vector<uint64_t> seeds;
   for (int64_t i : order) seeds.push_back(requests[i].seed);
-  int64_t rows_now = static_cast<int64_t>(order.size());
   const auto decoded = decode_batch(
       torch::cat(group_logits), seeds,
-      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& next_ids) {
+      [&](const std::vector<int64_t>& rows, const std::vector<int64_t>& next_ids, bool shrunk) {
         const int64_t n = static_cast<int64_t>(rows.size());
-        if (n < rows_now) {
+        if (shrunk) {
           const auto keep = torch::tensor(rows, torch::kInt64).to(device);
           for (auto& s : states) s = {s.att_shift.index_select(0, keep), s.wkv.index_select(0, keep),
                                       s.ffn_shift.index_select(0, keep)};
         }
-        rows_now = n;
         const auto x = rwkv->emb(torch::tensor(next_ids, torch::kInt64).to(device)).view({n, 1, -1});
         return rwkv->head(rwkv->forward_hidden(x, &states, /*fresh=*/false).select(1, 0));
       },

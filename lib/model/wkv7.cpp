@@ -22,20 +22,13 @@ namespace {
 // no error growth when d is small.
 constexpr int64_t kChunk = 16;
 
-struct Shape {
-  int64_t B, T, H, N;
+struct Shape : Wkv7Shape {
   int64_t offset(int64_t b, int64_t t, int64_t h) const { return ((b * T + t) * H + h) * N; }
 };
 
 Shape check_inputs(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k, const torch::Tensor& v,
                    const torch::Tensor& alpha, const torch::Tensor& beta, int64_t head_size) {
-  VRWKV_CHECK(r.dim() == 3, "wkv7: r must be [B, T, C], got ", r.sizes());
-  for (const auto* t : {&w, &k, &v, &alpha, &beta})
-    VRWKV_CHECK(t->sizes() == r.sizes(), "wkv7: r, w, k, v, alpha, beta must have one shape; got ", r.sizes(),
-                " and ", t->sizes());
-  VRWKV_CHECK(head_size > 0 && r.size(2) % head_size == 0, "wkv7: C = ", r.size(2),
-              " is not a multiple of head size ", head_size);
-  return {r.size(0), r.size(1), r.size(2) / head_size, head_size};
+  return {wkv7_shape(r, w, k, v, alpha, beta, head_size)};
 }
 
 // sum_j a[j] b[j] in four independent partial sums: without them the compiler must keep the strict
@@ -234,6 +227,17 @@ torch::Tensor unpad_state(const torch::Tensor& s, int64_t N) {
 #endif
 
 }  // namespace
+
+Wkv7Shape wkv7_shape(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& alpha, const torch::Tensor& beta, int64_t head_size) {
+  VRWKV_CHECK(r.dim() == 3, "wkv7: r must be [B, T, C], got ", r.sizes());
+  for (const auto* t : {&w, &k, &v, &alpha, &beta})
+    VRWKV_CHECK(t->sizes() == r.sizes(), "wkv7: r, w, k, v, alpha, beta must have one shape; got ", r.sizes(),
+                " and ", t->sizes());
+  VRWKV_CHECK(head_size > 0 && r.size(2) % head_size == 0, "wkv7: C = ", r.size(2),
+              " is not a multiple of head size ", head_size);
+  return {r.size(0), r.size(1), r.size(2) / head_size, head_size};
+}
 
 std::pair<torch::Tensor, torch::Tensor> wkv7_forward_cpu(const torch::Tensor& r_in, const torch::Tensor& w_in,
                                                          const torch::Tensor& k_in, const torch::Tensor& v_in,

@@ -17,6 +17,14 @@
 
 namespace vrwkv {
 
+// B, T, H and N of the six inputs [B, T, H * N]; throws vrwkv::Error unless they share one shape and
+// C is a multiple of head_size. Both formulations (this one, model/wkv7_chunked.h) check with it.
+struct Wkv7Shape {
+  int64_t B, T, H, N;
+};
+Wkv7Shape wkv7_shape(const torch::Tensor& r, const torch::Tensor& w, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& alpha, const torch::Tensor& beta, int64_t head_size);
+
 // CPU tensors take the CPU kernel; CUDA tensors (float32 or bfloat16, head sizes dividing 64) the CUDA
 // kernel in a build with CUDA (model/cuda/wkv7_cuda.h). What neither covers is an error that says so,
 // never a host copy.

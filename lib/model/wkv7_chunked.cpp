@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "model/wkv7.h"
 #include "model/state_scan.h"
 
 namespace vrwkv {
@@ -26,15 +27,10 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
                                                      const torch::Tensor& k, const torch::Tensor& v,
                                                      const torch::Tensor& alpha, const torch::Tensor& beta,
                                                      int64_t head_size, const torch::Tensor& state0) {
-  VRWKV_CHECK(r.dim() == 3, "wkv7_chunked: r must be [B, T, C], got ", r.sizes());
-  for (const auto* x : {&w, &k, &v, &alpha, &beta}) {
-    VRWKV_CHECK(x->sizes() == r.sizes(), "wkv7_chunked: r, w, k, v, alpha, beta must have one shape; got ",
-                r.sizes(), " and ", x->sizes());
+  const auto shape = wkv7_shape(r, w, k, v, alpha, beta, head_size);
+  const int64_t B = shape.B, T = shape.T, H = shape.H, N = shape.N;
+  for (const auto* x : {&w, &k, &v, &alpha, &beta})
     VRWKV_CHECK(x->device() == r.device(), "wkv7_chunked: inputs on ", r.device(), " and ", x->device());
-  }
-  const int64_t N = head_size;
-  VRWKV_CHECK(N > 0 && r.size(2) % N == 0, "wkv7_chunked: C = ", r.size(2), " is not a multiple of head size ", N);
-  const int64_t B = r.size(0), T = r.size(1), H = r.size(2) / N;
   const auto type = r.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   const auto opts = r.options().dtype(type);
   torch::Tensor S = state0;
