@@ -1,8 +1,9 @@
 // WKV7 benchmark: one layer's WKV (forward + backward) through our per-step kernel (model/wkv7.h: the
 // CPU kernel, or the CUDA one with --device cuda) and through the chunked formulation
-// (model/wkv7_chunked.h: matrix products, autograd backward) against the straightforward way to write it,
+// (model/wkv7_chunked.h: matrix products, autograd backward; its state path in float32 and in split
+// bfloat16 products) against the straightforward way to write it,
 // a per-step loop of torch ops in float32 differentiated by autograd, on the same inputs in the same run;
-// prints the times, tokens/s and the ratios. Also checks that all three agree, so a fast wrong kernel
+// prints the times, tokens/s and the ratios. Also checks that they all agree with the loop, so a fast wrong kernel
 // cannot print a good figure.
 //
 //   bench_wkv7 [--device cpu|cuda] [--dtype fp32|bf16] [--batch B] [--tokens T] [--heads H]
@@ -163,16 +164,23 @@ int main(int argc, char** argv) {
               static_cast<long long>(N), o.dtype.c_str(), o.device.c_str(), torch::get_num_threads(),
               static_cast<long long>(o.reps));
 
-  torch::Tensor y_kernel, y_chunked, y_loop;
-  std::vector<torch::Tensor> g_kernel, g_chunked, g_loop;
+  torch::Tensor y_kernel, y_chunked, y_split, y_loop;
+  std::vector<torch::Tensor> g_kernel, g_chunked, g_split, g_loop;
   const double t_kernel = time_fwd_bwd(
       [&](const std::vector<torch::Tensor>& x) { return vrwkv::wkv7(x[0], x[1], x[2], x[3], x[4], x[5], N); }, in,
       o.reps, device, y_kernel, g_kernel);
-  const double t_chunked = time_fwd_bwd(
-      [&](const std::vector<torch::Tensor>& x) {
-        return vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], N).first;
-      },
-      in, o.reps, device, y_chunked, g_chunked);
+  // The chunked formulation with each kind of state-path product (model/wkv7_chunked.h); the default
+  // is split for bf16 on CUDA, float32 otherwise. Off CUDA the split products run widened to float32
+  // (the same numbers, three times the work), so the split row's time means something on CUDA only.
+  auto chunked = [&](vrwkv::Wkv7StateProducts products) {
+    return [&, products](const std::vector<torch::Tensor>& x) {
+      return vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], N, {}, products).first;
+    };
+  };
+  const double t_chunked =
+      time_fwd_bwd(chunked(vrwkv::Wkv7StateProducts::kFloat32), in, o.reps, device, y_chunked, g_chunked);
+  const double t_split =
+      time_fwd_bwd(chunked(vrwkv::Wkv7StateProducts::kSplitBfloat16), in, o.reps, device, y_split, g_split);
   const double t_loop = time_fwd_bwd(
       [&](const std::vector<torch::Tensor>& x) {
         std::vector<torch::Tensor> f;
@@ -188,14 +196,19 @@ int main(int argc, char** argv) {
   };
   const double tokens = double(o.batch * o.tokens);
   std::printf("  %s kernel      %9.3f ms  %10.0f tokens/s\n", o.device.c_str(), t_kernel * 1e3, tokens / t_kernel);
-  std::printf("  chunked         %9.3f ms  %10.0f tokens/s\n", t_chunked * 1e3, tokens / t_chunked);
+  std::printf("  chunked         %9.3f ms  %10.0f tokens/s  (float32 state products)\n", t_chunked * 1e3,
+              tokens / t_chunked);
+  std::printf("  chunked split   %9.3f ms  %10.0f tokens/s  (split bf16 state products%s)\n", t_split * 1e3,
+              tokens / t_split, o.device == "cuda" ? "" : ", widened off CUDA");
   std::printf("  torch-op loop   %9.3f ms  %10.0f tokens/s\n", t_loop * 1e3, tokens / t_loop);
   std::printf("  ratio (loop / kernel) %.1fx\n", t_loop / t_kernel);
   std::printf("  ratio (kernel / chunked) %.2fx\n", t_kernel / t_chunked);
+  std::printf("  ratio (kernel / chunked split) %.2fx\n", t_kernel / t_split);
   // float32 with different summation orders agrees to ~1e-6; bfloat16 outputs round to 8 bits.
   const double tol_y = type == torch::kBFloat16 ? 2e-2 : 1e-4, tol_g = type == torch::kBFloat16 ? 2e-2 : 1e-3;
   bool agree = true;
-  for (const auto& [name, y, g] : {std::tuple{"kernel", &y_kernel, &g_kernel}, {"chunked", &y_chunked, &g_chunked}}) {
+  for (const auto& [name, y, g] : {std::tuple{"kernel", &y_kernel, &g_kernel}, {"chunked", &y_chunked, &g_chunked},
+        {"chunked split", &y_split, &g_split}}) {
     const double y_error = rel(*y, y_loop), g_error = worst_grad(*g);
     std::printf("  agreement (%s vs loop): y %.2e, worst gradient %.2e (relative)\n", name, y_error, g_error);
     if (y_error > tol_y || g_error > tol_g) {

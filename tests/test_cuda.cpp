@@ -15,6 +15,7 @@
 #include "model/rwkv7.h"
 #include "model/wkv6_state.h"
 #include "model/wkv7.h"
+#include "model/split_bf16_matmul.h"
 #include "model/state_scan.h"
 #include "model/wkv7_chunked.h"
 #include "rwkv7_reference.h"
@@ -248,6 +249,45 @@ TEST_CASE("wkv7_chunked on CUDA with autograd matches the CPU kernel in float64;
   CHECK(s.device() == device);
   CHECK(relative_error(y.cpu(), y_cpu) < 1e-4);
   CHECK(relative_error(s.cpu(), s_cpu) < 1e-4);
+  // bfloat16 inputs on CUDA take the split bfloat16 state products (cuBLAS, tensor cores) by default:
+  // the state keeps float32's 1e-4 against float64 on the same rounded inputs, as the plain float32
+  // products do; strong removal too.
+  for (const double a_min : {0.0, 0.999}) {
+    INFO("a_min " << a_min);
+    const auto in64 = vrwkv::test::random_wkv7_inputs(2, 300, 2, 64, torch::kFloat64, 17, a_min);
+    std::vector<torch::Tensor> x, x64;
+    for (const auto* t : {&in64.r, &in64.w, &in64.k, &in64.v, &in64.alpha, &in64.beta}) {
+      x.push_back(t->to(device, torch::kBFloat16));
+      x64.push_back(x.back().cpu().to(torch::kFloat64));
+    }
+    const auto s64 =
+        vrwkv::wkv7_forward_cpu(x64[0], x64[1], x64[2], x64[3], x64[4], x64[5], 64, state0.to(torch::kFloat64)).second;
+    const auto s_split = vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], 64, on(state0)).second;
+    const auto s_float = vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], 64, on(state0),
+                                             vrwkv::Wkv7StateProducts::kFloat32).second;
+    CHECK(relative_error(s_split.cpu(), s64) < 1e-4);
+    CHECK(relative_error(s_float.cpu(), s64) < 1e-4);
+  }
+}
+
+TEST_CASE("split_bf16_matmul on CUDA (cuBLAS, bfloat16 operands, float32 result) keeps its 3 * 2^-16 bound",
+          "[cuda]") {
+  const auto device = gpu();
+  torch::manual_seed(22);
+  const auto a = torch::randn({4, 16, 64}), b = torch::randn({4, 64, 48}), g = torch::randn({4, 16, 48});
+  auto ad = a.to(device).requires_grad_(true), bd = b.to(device).requires_grad_(true);
+  const auto c = vrwkv::split_bf16_matmul(ad, bd);
+  CHECK(c.device() == device);
+  CHECK(c.scalar_type() == torch::kFloat32);
+  c.backward(g.to(device));
+  auto worst = [](const torch::Tensor& got, const torch::Tensor& x, const torch::Tensor& y) {
+    const auto x64 = x.to(torch::kFloat64), y64 = y.to(torch::kFloat64);
+    const auto scale = torch::matmul(x64.abs(), y64.abs());
+    return ((got.cpu().to(torch::kFloat64) - torch::matmul(x64, y64)).abs() / scale).max().item<double>();
+  };
+  CHECK(worst(c, a, b) < 3.0 / 65536);
+  CHECK(worst(ad.grad(), g, b.transpose(1, 2)) < 3.0 / 65536);
+  CHECK(worst(bd.grad(), a.transpose(1, 2), g) < 3.0 / 65536);
 }
 
 TEST_CASE("wkv7 on CUDA: chunks from a state stay on the device and match the CPU; errors are clear", "[cuda]") {

@@ -2,11 +2,13 @@
 // rwkv7_reference.h and the CPU kernel (no fixture of the original's v7 exists yet): forward element by
 // element across chunk boundaries and partial chunks, strong in-context removal, strong decay at the
 // edge of the formulation's range, gradients through autograd against the kernel's backward, chunks
-// continued from a state, bfloat16 inputs.
+// continued from a state, bfloat16 inputs with float32 or split bfloat16 state products; the split
+// product itself against float64.
 #include <torch/torch.h>
 
 #include "catch_compat.h"
 #include "model/wkv7.h"
+#include "model/split_bf16_matmul.h"
 #include "model/state_scan.h"
 #include "model/wkv7_chunked.h"
 #include "rwkv7_reference.h"
@@ -23,8 +25,11 @@ Wkv7Inputs to_type(const Wkv7Inputs& in, torch::ScalarType type) {
   return {in.r.to(type), in.w.to(type), in.k.to(type), in.v.to(type), in.alpha.to(type), in.beta.to(type), in.N};
 }
 
-std::pair<torch::Tensor, torch::Tensor> chunked(const Wkv7Inputs& in, const torch::Tensor& state0 = {}) {
-  return vrwkv::wkv7_chunked(in.r, in.w, in.k, in.v, in.alpha, in.beta, in.N, state0);
+using vrwkv::Wkv7StateProducts;
+
+std::pair<torch::Tensor, torch::Tensor> chunked(const Wkv7Inputs& in, const torch::Tensor& state0 = {},
+                                                Wkv7StateProducts products = Wkv7StateProducts::kAuto) {
+  return vrwkv::wkv7_chunked(in.r, in.w, in.k, in.v, in.alpha, in.beta, in.N, state0, products);
 }
 
 torch::Tensor reference(const Wkv7Inputs& in, torch::Tensor* state = nullptr) {
@@ -38,10 +43,11 @@ double max_elementwise_error(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 // The six gradients of sum(y * dy) through the chunked formulation's autograd.
-std::vector<torch::Tensor> chunked_grads(const Wkv7Inputs& in, const torch::Tensor& dy) {
+std::vector<torch::Tensor> chunked_grads(const Wkv7Inputs& in, const torch::Tensor& dy,
+                                         Wkv7StateProducts products = Wkv7StateProducts::kAuto) {
   std::vector<torch::Tensor> x;
   for (const auto* t : {&in.r, &in.w, &in.k, &in.v, &in.alpha, &in.beta}) x.push_back(t->detach().requires_grad_(true));
-  auto y = vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], in.N).first;
+  auto y = vrwkv::wkv7_chunked(x[0], x[1], x[2], x[3], x[4], x[5], in.N, {}, products).first;
   (y * dy.to(y.scalar_type())).sum().backward();
   std::vector<torch::Tensor> g;
   for (const auto& t : x) g.push_back(t.grad());
@@ -144,29 +150,88 @@ TEST_CASE("wkv7_chunked continued from a state equals one pass; the state's grad
 
 TEST_CASE("wkv7_chunked on bfloat16 inputs keeps a float32 state and the float64 result to bfloat16's rounding",
           "[wkv7]") {
-  // Plain and strong removal; against the CPU kernel in float64 on the same rounded inputs, at the
-  // tolerance of the CUDA tests' bfloat16 cases (test_cuda: the outputs round to 8 bits), y element by
-  // element and every gradient.
-  for (const double a_min : {0.0, 0.999}) {
-    INFO("a_min " << a_min);
-    const auto in = to_type(vrwkv::test::random_wkv7_inputs(2, 70, 2, 64, torch::kFloat64, 15, a_min),
-                            torch::kBFloat16);
-    const auto in64 = to_type(in, torch::kFloat64);
-    const auto [y, s] = chunked(in);
-    CHECK(y.scalar_type() == torch::kBFloat16);
-    CHECK(s.scalar_type() == torch::kFloat32);
-    const auto [y64, s64] = vrwkv::wkv7_forward_cpu(in64.r, in64.w, in64.k, in64.v, in64.alpha, in64.beta, 64);
-    CHECK(relative_error(s, s64) < 1e-4);  // the state never leaves float32
-    CHECK(max_elementwise_error(y, y64) < 2e-2);
-    const auto dy = torch::randn_like(in64.r).to(torch::kBFloat16).to(torch::kFloat64);  // as the bf16 run sees it
-    const auto g64 = vrwkv::wkv7_backward_cpu(in64.r, in64.w, in64.k, in64.v, in64.alpha, in64.beta, 64, dy);
-    const auto g = chunked_grads(in, dy);
-    for (size_t i = 0; i < g.size(); ++i) {
-      INFO("gradient " << "rwkvab"[i]);
-      CHECK(g[i].scalar_type() == torch::kBFloat16);
-      CHECK(relative_error(g[i], g64[i]) < 2e-2);
+  // Plain and strong removal, with plain float32 and split bfloat16 state products (the CUDA default
+  // for bfloat16, run here widened: the same products); against the CPU kernel in float64 on the same
+  // rounded inputs, at the tolerance of the CUDA tests' bfloat16 cases (test_cuda: the outputs round to
+  // 8 bits), y element by element and every gradient. The state is held to float32's 1e-4 both ways.
+  for (const auto products : {Wkv7StateProducts::kFloat32, Wkv7StateProducts::kSplitBfloat16}) {
+    for (const double a_min : {0.0, 0.999}) {
+      INFO("split " << (products == Wkv7StateProducts::kSplitBfloat16) << " a_min " << a_min);
+      const auto in = to_type(vrwkv::test::random_wkv7_inputs(2, 70, 2, 64, torch::kFloat64, 15, a_min),
+                              torch::kBFloat16);
+      const auto in64 = to_type(in, torch::kFloat64);
+      const auto [y, s] = chunked(in, {}, products);
+      CHECK(y.scalar_type() == torch::kBFloat16);
+      CHECK(s.scalar_type() == torch::kFloat32);
+      const auto [y64, s64] = vrwkv::wkv7_forward_cpu(in64.r, in64.w, in64.k, in64.v, in64.alpha, in64.beta, 64);
+      CHECK(relative_error(s, s64) < 1e-4);
+      CHECK(max_elementwise_error(y, y64) < 2e-2);
+      const auto dy = torch::randn_like(in64.r).to(torch::kBFloat16).to(torch::kFloat64);  // as the bf16 run sees it
+      const auto g64 = vrwkv::wkv7_backward_cpu(in64.r, in64.w, in64.k, in64.v, in64.alpha, in64.beta, 64, dy);
+      const auto g = chunked_grads(in, dy, products);
+      for (size_t i = 0; i < g.size(); ++i) {
+        INFO("gradient " << "rwkvab"[i]);
+        CHECK(g[i].scalar_type() == torch::kBFloat16);
+        CHECK(relative_error(g[i], g64[i]) < 2e-2);
+      }
     }
   }
+  // On the CPU the default is the plain float32 products: bitwise the same.
+  const auto in = to_type(vrwkv::test::random_wkv7_inputs(1, 20, 2, 16, torch::kFloat64, 16), torch::kBFloat16);
+  CHECK(torch::equal(chunked(in).second, chunked(in, {}, Wkv7StateProducts::kFloat32).second));
+}
+
+TEST_CASE("wkv7_chunked with split bfloat16 state products on float32 inputs keeps float32's tolerances", "[wkv7]") {
+  // Strong removal and decay as above: y element by element to the fixtures README's 1e-4 and the
+  // gradients to 1e-3, as the plain float32 products are held.
+  auto in64 = vrwkv::test::random_wkv7_inputs(2, 80, 2, 64, torch::kFloat64, 12, /*a_min=*/0.999);
+  in64.w = torch::full_like(in64.w, -6.0);
+  const auto in32 = to_type(in64, torch::kFloat32);
+  torch::Tensor s64;
+  const auto y64 = reference(in64, &s64);
+  const auto [y, s] = chunked(in32, {}, Wkv7StateProducts::kSplitBfloat16);
+  CHECK(max_elementwise_error(y, y64) < 1e-4);
+  CHECK(relative_error(s, s64) < 1e-4);
+  const auto dy = torch::randn_like(in64.r);
+  const auto g64 = vrwkv::wkv7_backward_cpu(in64.r, in64.w, in64.k, in64.v, in64.alpha, in64.beta, 64, dy);
+  const auto g = chunked_grads(in32, dy, Wkv7StateProducts::kSplitBfloat16);
+  for (size_t i = 0; i < g64.size(); ++i) {
+    INFO("gradient " << "rwkvab"[i]);
+    CHECK(relative_error(g[i], g64[i]) < 1e-3);
+  }
+  CHECK_THROWS_WITH(chunked(in64, {}, Wkv7StateProducts::kSplitBfloat16),
+                    vrwkv::test::contains("split bfloat16 state products are for float32 or bfloat16"));
+}
+
+TEST_CASE("split_bf16_matmul is within 3 * 2^-16 of |a| |b| of the float64 product, gradients too", "[wkv7]") {
+  torch::manual_seed(21);
+  // Entries over several orders of magnitude, so that the bound is checked on small and large ones.
+  auto spread = [](std::vector<int64_t> sizes) {
+    return torch::randn(sizes, torch::kFloat64) * torch::exp(2 * torch::randn(sizes, torch::kFloat64));
+  };
+  const auto a64 = spread({3, 2, 16, 64}), b64 = spread({3, 2, 64, 40});
+  // The operands are float32, the bound is relative to the products of magnitudes, element by element.
+  auto within_bound = [](const torch::Tensor& got, const torch::Tensor& x, const torch::Tensor& y) {
+    const auto x32 = x.to(torch::kFloat32).to(torch::kFloat64), y32 = y.to(torch::kFloat32).to(torch::kFloat64);
+    const auto exact = torch::matmul(x32, y32), scale = torch::matmul(x32.abs(), y32.abs());
+    return ((got.to(torch::kFloat64) - exact).abs() / scale).max().item<double>();
+  };
+  auto a = a64.to(torch::kFloat32).requires_grad_(true), b = b64.to(torch::kFloat32).requires_grad_(true);
+  const auto c = vrwkv::split_bf16_matmul(a, b);
+  CHECK(c.scalar_type() == torch::kFloat32);
+  CHECK(c.sizes() == torch::IntArrayRef({3, 2, 16, 40}));
+  const double bound = 3.0 / 65536;
+  CHECK(within_bound(c, a64, b64) < bound);
+  // Plain bfloat16 operands miss the same bound: the split is what keeps the accuracy.
+  const auto plain = torch::matmul(a.detach().to(torch::kBFloat16), b.detach().to(torch::kBFloat16));
+  CHECK(within_bound(plain, a64, b64) > 10 * bound);
+  const auto g = torch::randn({3, 2, 16, 40});
+  c.backward(g);
+  const auto g64 = g.to(torch::kFloat64);
+  CHECK(within_bound(a.grad(), g64, b64.transpose(-1, -2)) < bound);
+  CHECK(within_bound(b.grad(), a64.transpose(-1, -2), g64) < bound);
+  CHECK_THROWS_WITH(vrwkv::split_bf16_matmul(a, b.narrow(2, 0, 10)), vrwkv::test::contains("are not [..., m, k]"));
+  CHECK_THROWS_WITH(vrwkv::split_bf16_matmul(a64, b64), vrwkv::test::contains("float32 operands"));
 }
 
 TEST_CASE("chunk_state_scan gives the step-by-step states and autograd's gradients through them", "[wkv7]") {

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "model/wkv7.h"
+#include "model/split_bf16_matmul.h"
 #include "model/state_scan.h"
 
 namespace vrwkv {
@@ -26,12 +27,15 @@ torch::Tensor transposed(const torch::Tensor& x) { return x.transpose(-1, -2); }
 std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, const torch::Tensor& w,
                                                      const torch::Tensor& k, const torch::Tensor& v,
                                                      const torch::Tensor& alpha, const torch::Tensor& beta,
-                                                     int64_t head_size, const torch::Tensor& state0) {
+                                                     int64_t head_size, const torch::Tensor& state0,
+                                                     Wkv7StateProducts state_products) {
   const auto shape = wkv7_shape(r, w, k, v, alpha, beta, head_size);
   const int64_t B = shape.B, T = shape.T, H = shape.H, N = shape.N;
   for (const auto* x : {&w, &k, &v, &alpha, &beta})
     VRWKV_CHECK(x->device() == r.device(), "wkv7_chunked: inputs on ", r.device(), " and ", x->device());
   const auto type = r.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  VRWKV_CHECK(state_products != Wkv7StateProducts::kSplitBfloat16 || type == torch::kFloat32,
+              "wkv7_chunked: split bfloat16 state products are for float32 or bfloat16 inputs, got ", r.scalar_type());
   const auto opts = r.options().dtype(type);
   torch::Tensor S = state0;
   if (S.defined()) {
@@ -63,29 +67,38 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
   // For bfloat16 inputs the products that make y take bfloat16 operands (tensor cores on a GPU, float32
   // accumulation): nothing but the bfloat16 output depends on them, so each adds rounding of the order
   // of the output's own once. What moves the state from chunk to chunk (the solve's inputs, transition,
-  // added, the scan) stays float32, as the per-step kernel's state does, so no rounding compounds.
+  // added) keeps float32's accuracy, as the per-step kernel's state does, so no rounding compounds:
+  // plain float32 products or split bfloat16 ones (tensor cores too, to about 2^-16).
   const bool low = r.scalar_type() == torch::kBFloat16;
   auto product = [&](const torch::Tensor& a, const torch::Tensor& b) {
     if (!low) return torch::matmul(a, b);
     return torch::matmul(a.to(torch::kBFloat16), b.to(torch::kBFloat16)).to(type);
   };
+  const bool split = state_products == Wkv7StateProducts::kSplitBfloat16 ||
+                     (state_products == Wkv7StateProducts::kAuto && low && r.is_cuda());
+  auto state_product = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    return split ? split_bf16_matmul(a, b) : torch::matmul(a, b);
+  };
 
   // Pairwise terms (row t, column i): strictly below the diagonal for u_t (old state), on and below for y_t.
-  const auto ab = torch::tril(torch::matmul(a_hat, transposed(b_in)), -1);
-  const auto ak = torch::tril(torch::matmul(a_hat, transposed(k_in)), -1);
+  // a_hat b~^T and a_hat k~^T are one product, [L, 2L] per chunk.
+  const auto a_pairs = state_product(a_hat, transposed(torch::cat({b_in, k_in}, 3)));
+  const auto ab = torch::tril(a_pairs.narrow(-1, 0, L), -1), ak = torch::tril(a_pairs.narrow(-1, L, L), -1);
   const auto qb = torch::tril(product(q, transposed(b_in)));
   const auto qk = torch::tril(product(q, transposed(k_in)));
 
   // u (rows u_t^T) = a_hat S0^T + ab u + ak v, so (I - ab) u = a_hat S0^T + ak v. With the solve's
   // unit diagonal, passing -ab gives I - ab. u = u0 + wy S0^T splits what depends on S0 from what does not.
-  const auto rhs = torch::cat({a_hat, torch::matmul(ak, vc)}, -1);
+  const auto rhs = torch::cat({a_hat, state_product(ak, vc)}, -1);
   const auto solved =
       torch::linalg_solve_triangular(-ab, rhs, /*upper=*/false, /*left=*/true, /*unitriangular=*/true);
   const auto wy = solved.narrow(-1, 0, N), u0 = solved.narrow(-1, N, N);
 
-  // Chunk to chunk: S_end = S0 (diag(e^{g_last}) + wy^T b_end) + (u0^T b_end + v^T k_end).
-  const auto transition = torch::diag_embed(torch::exp(g_last.squeeze(3))) + torch::matmul(transposed(wy), b_end);
-  const auto added = torch::matmul(transposed(u0), b_end) + torch::matmul(transposed(vc), k_end);
+  // Chunk to chunk: S_end = S0 (diag(e^{g_last}) + wy^T b_end) + (u0^T b_end + v^T k_end), the last
+  // bracket as one product over 2L.
+  const auto transition =
+      torch::diag_embed(torch::exp(g_last.squeeze(3))) + state_product(transposed(wy), b_end);
+  const auto added = state_product(transposed(torch::cat({u0, vc}, 3)), torch::cat({b_end, k_end}, 3));
   // The only part that runs chunk after chunk (model/state_scan.h), over [n_chunks, B * H, N, N].
   auto chunk_major = [&](const torch::Tensor& x) {
     return x.permute({2, 0, 1, 3, 4}).reshape({n_chunks, B * H, N, N});

@@ -19,8 +19,10 @@
 // like the per-step kernel's state, except the products that make y (q S0^T, wy S0^T, the pairwise
 // q b~^T, q k~^T and their products with u, v): for bfloat16 inputs those take bfloat16 operands
 // (tensor cores), since nothing but the bfloat16 output depends on them. The state path's products
-// (about half the work) stay float32: in bfloat16 they put 2e-3 of error into the state (measured).
-// A fused kernel (one launch per layer) is the next step.
+// (the pairwise a^ b~^T, a^ k~^T, the transition and what each chunk adds) would put 2e-3 of error
+// into the state with bfloat16 operands (measured); for bfloat16 inputs on CUDA they run as split
+// bfloat16 products instead (model/split_bf16_matmul.h: tensor cores, to about 2^-16 of float32).
+// The chunk-to-chunk scan (model/state_scan.h) stays float32. A fused kernel is the next step.
 #pragma once
 #include <torch/torch.h>
 
@@ -30,6 +32,13 @@ namespace vrwkv {
 
 inline constexpr int64_t kWkv7ChunkedLen = 16;
 
+// How the state path's products are computed (the y side follows the inputs' dtype, above).
+enum class Wkv7StateProducts {
+  kAuto,           // split for bfloat16 inputs on CUDA, float32 otherwise
+  kFloat32,        // plain float32 products
+  kSplitBfloat16,  // model/split_bf16_matmul.h, for float32 or bfloat16 inputs
+};
+
 // r, w, k, v, alpha, beta: [B, T, C] on one device, any T (padded inside to a multiple of 16 with
 // steps that leave the state unchanged). state0: [B, H, N, N] or undefined (zeros).
 // Returns {y [B, T, C] in r's dtype, the state after the last step (float32; float64 for float64)},
@@ -37,6 +46,7 @@ inline constexpr int64_t kWkv7ChunkedLen = 16;
 std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, const torch::Tensor& w,
                                                      const torch::Tensor& k, const torch::Tensor& v,
                                                      const torch::Tensor& alpha, const torch::Tensor& beta,
-                                                     int64_t head_size, const torch::Tensor& state0 = {});
+                                                     int64_t head_size, const torch::Tensor& state0 = {},
+                                                     Wkv7StateProducts state_products = Wkv7StateProducts::kAuto);
 
 }  // namespace vrwkv
