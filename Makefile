@@ -14,7 +14,9 @@ TORCH2_VERSION := 2.11.0
 TORCH2_DIR ?= /opt/visualrwkv/torch-$(TORCH2_VERSION)
 TORCH2_BUILD_DIR ?= build-torch2
 # Python packages the tests read our files with (TensorBoard's own event reader), outside the
-# checkout: Debian 12's pip refuses system installs. CMake's VRWKV_PYTHON_DIR points at it.
+# checkout: Debian 12's pip refuses system installs. CMake's VRWKV_PYTHON_DIR points at it. The
+# version is pinned (its dependencies follow pip's choice for it).
+TENSORBOARD_VERSION := 2.21.0
 TENSORBOARD_DIR ?= /opt/visualrwkv/python
 # The CUDA compiler of the toolkit (CMake looks on PATH otherwise).
 NVCC ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) nvcc)
@@ -53,7 +55,7 @@ deps-python: deps-debian
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO rm -rf $(TENSORBOARD_DIR).partial && \
 	  $$SUDO /usr/bin/python3 -m pip install -q --no-cache-dir --disable-pip-version-check \
-	    --target $(TENSORBOARD_DIR).partial tensorboard && \
+	    --target $(TENSORBOARD_DIR).partial tensorboard==$(TENSORBOARD_VERSION) && \
 	  $$SUDO mv $(TENSORBOARD_DIR).partial $(TENSORBOARD_DIR); \
 	fi
 

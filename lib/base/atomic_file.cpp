@@ -13,6 +13,14 @@
 
 namespace vrwkv {
 
+void fsync_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  VRWKV_CHECK(fd >= 0, path, ": cannot open for fsync: ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  VRWKV_CHECK(rc == 0, path, ": fsync failed");
+}
+
 void write_file_atomically(const std::string& path, const std::string& contents) {
   namespace fs = std::filesystem;
   const fs::path target(path);
@@ -26,11 +34,7 @@ void write_file_atomically(const std::string& path, const std::string& contents)
       out.flush();
       VRWKV_CHECK(out.good(), tmp, ": write failed: ", std::strerror(errno));
     }
-    const int fd = ::open(tmp.c_str(), O_RDONLY);
-    VRWKV_CHECK(fd >= 0, tmp, ": cannot open for fsync: ", std::strerror(errno));
-    const int rc = ::fsync(fd);
-    ::close(fd);
-    VRWKV_CHECK(rc == 0, tmp, ": fsync failed");
+    fsync_file(tmp);
     VRWKV_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " over it: ",
                 std::strerror(errno));
   } catch (...) {

@@ -7,4 +7,7 @@ namespace vrwkv {
 
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// Flushes a written file's contents to the disk (fsync) before the caller renames it into place.
+void fsync_file(const std::string& path);
+
 }  // namespace vrwkv

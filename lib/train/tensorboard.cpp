@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 #include "io/tfrecord.h"
 #include "train/tensorboard_event.h"
@@ -99,6 +100,9 @@ std::string trim_tensorboard(const std::string& dir, int64_t last_step) {
     out.flush();
     VRWKV_CHECK(out.good(), part, ": writing the trimmed TensorBoard events failed");
   }
+  // On the disk before the old files go: a crash then leaves the old events or the trimmed ones. The
+  // part's name lacks the events prefix, so a crash before the rename leaves nothing read as events.
+  fsync_file(part);
   fs::rename(part, target);
   for (const auto& file : old_files) fs::remove(file);
   return target;
