@@ -229,7 +229,7 @@ TEST_CASE("visualrwkv demo --family v7 --quick trains, exports and answers with 
   REQUIRE(test::run_command(command) == 0);
   const std::string printed = read_all((out / "stdout.txt").string());
   INFO(printed);
-  CHECK(printed.find("(VisualRWKV-7, K 4)") != std::string::npos);  // eval answered with the v7 decoder
+  CHECK(printed.find("(VisualRWKV-7, K 64)") != std::string::npos);  // eval answered with the v7 decoder
   const auto summary = nlohmann::json::parse(read_all((out / "summary.json").string()));
   CHECK(summary.at("questions") == 30 * int64_t(data::demo_question_types().size()));
   CHECK(fs::exists(out / "export" / "demo_rwkv.pth"));
