@@ -280,11 +280,7 @@ TEST_CASE("split_bf16_matmul on CUDA (cuBLAS, bfloat16 operands, float32 result)
   CHECK(c.device() == device);
   CHECK(c.scalar_type() == torch::kFloat32);
   c.backward(g.to(device));
-  auto worst = [](const torch::Tensor& got, const torch::Tensor& x, const torch::Tensor& y) {
-    const auto x64 = x.to(torch::kFloat64), y64 = y.to(torch::kFloat64);
-    const auto scale = torch::matmul(x64.abs(), y64.abs());
-    return ((got.cpu().to(torch::kFloat64) - torch::matmul(x64, y64)).abs() / scale).max().item<double>();
-  };
+  const auto worst = vrwkv::test::product_relative_error;
   CHECK(worst(c, a, b) < 3.0 / 65536);
   CHECK(worst(ad.grad(), g, b.transpose(1, 2)) < 3.0 / 65536);
   CHECK(worst(bd.grad(), a.transpose(1, 2), g) < 3.0 / 65536);

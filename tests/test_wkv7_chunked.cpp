@@ -211,11 +211,7 @@ TEST_CASE("split_bf16_matmul is within 3 * 2^-16 of |a| |b| of the float64 produ
   };
   const auto a64 = spread({3, 2, 16, 64}), b64 = spread({3, 2, 64, 40});
   // The operands are float32, the bound is relative to the products of magnitudes, element by element.
-  auto within_bound = [](const torch::Tensor& got, const torch::Tensor& x, const torch::Tensor& y) {
-    const auto x32 = x.to(torch::kFloat32).to(torch::kFloat64), y32 = y.to(torch::kFloat32).to(torch::kFloat64);
-    const auto exact = torch::matmul(x32, y32), scale = torch::matmul(x32.abs(), y32.abs());
-    return ((got.to(torch::kFloat64) - exact).abs() / scale).max().item<double>();
-  };
+  const auto within_bound = vrwkv::test::product_relative_error;
   auto a = a64.to(torch::kFloat32).requires_grad_(true), b = b64.to(torch::kFloat32).requires_grad_(true);
   const auto c = vrwkv::split_bf16_matmul(a, b);
   CHECK(c.scalar_type() == torch::kFloat32);

@@ -6,27 +6,38 @@
 namespace vrwkv {
 namespace {
 
-// The three-term product on 3-d [batch, m, k] x [batch, k, n] float32 operands. No autograd.
-torch::Tensor product(const torch::Tensor& a, const torch::Tensor& b) {
-  const auto hi_a = a.to(torch::kBFloat16), hi_b = b.to(torch::kBFloat16);
-  const auto lo_a = (a - hi_a.to(torch::kFloat32)).to(torch::kBFloat16);
-  const auto lo_b = (b - hi_b.to(torch::kFloat32)).to(torch::kBFloat16);
-  return compat::bmm_bfloat16_to_float(torch::cat({hi_a, hi_a, lo_a}, 2), torch::cat({hi_b, lo_b, hi_b}, 1));
+// A float32 operand as hi + lo, both bfloat16; transposed() swaps the last two axes of both halves.
+struct Halves {
+  torch::Tensor hi, lo;
+  Halves transposed() const { return {hi.transpose(1, 2), lo.transpose(1, 2)}; }
+};
+
+Halves split(const torch::Tensor& x) {
+  auto hi = x.to(torch::kBFloat16);
+  return {hi, (x - hi.to(torch::kFloat32)).to(torch::kBFloat16)};
 }
 
+// The three-term product on 3-d [batch, m, k] x [batch, k, n] operands. No autograd.
+torch::Tensor product(const Halves& a, const Halves& b) {
+  return compat::bmm_bfloat16_to_float(torch::cat({a.hi, a.hi, a.lo}, 2), torch::cat({b.hi, b.lo, b.hi}, 1));
+}
+
+// Keeps the operands' halves (as many bytes as the float32 operands) so the backward splits only the
+// incoming gradient.
 class SplitBf16Matmul : public torch::autograd::Function<SplitBf16Matmul> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& b) {
-    ctx->save_for_backward({a, b});
-    return product(a, b);
+    const auto sa = split(a), sb = split(b);
+    ctx->save_for_backward({sa.hi, sa.lo, sb.hi, sb.lo});
+    return product(sa, sb);
   }
 
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &a = saved[0], &b = saved[1];
-    const auto g = grads[0].to(torch::kFloat32);
-    return {product(g, b.transpose(1, 2)), product(a.transpose(1, 2), g)};
+    const Halves sa{saved[0], saved[1]}, sb{saved[2], saved[3]};
+    const auto sg = split(grads[0]);
+    return {product(sg, sb.transposed()), product(sa.transposed(), sg)};
   }
 };
 

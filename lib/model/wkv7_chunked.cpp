@@ -81,11 +81,12 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
   };
 
   // Pairwise terms (row t, column i): strictly below the diagonal for u_t (old state), on and below for y_t.
-  // a_hat b~^T and a_hat k~^T are one product, [L, 2L] per chunk.
-  const auto a_pairs = state_product(a_hat, transposed(torch::cat({b_in, k_in}, 3)));
+  // Each side is one product against [b~; k~], [L, 2L] per chunk: [a_hat b~^T | a_hat k~^T] and
+  // [q b~^T | q k~^T], the second masked to on and below the diagonal in both halves at once.
+  const auto bk_in = transposed(torch::cat({b_in, k_in}, 3));
+  const auto a_pairs = state_product(a_hat, bk_in);
   const auto ab = torch::tril(a_pairs.narrow(-1, 0, L), -1), ak = torch::tril(a_pairs.narrow(-1, L, L), -1);
-  const auto qb = torch::tril(product(q, transposed(b_in)));
-  const auto qk = torch::tril(product(q, transposed(k_in)));
+  const auto q_pairs = product(q, bk_in) * torch::tril(torch::ones({L, L}, opts)).repeat({1, 2});
 
   // u (rows u_t^T) = a_hat S0^T + ab u + ak v, so (I - ab) u = a_hat S0^T + ak v. With the solve's
   // unit diagonal, passing -ab gives I - ab. u = u0 + wy S0^T splits what depends on S0 from what does not.
@@ -110,7 +111,7 @@ std::pair<torch::Tensor, torch::Tensor> wkv7_chunked(const torch::Tensor& r, con
 
   const auto S0_t = low ? transposed(S0).to(torch::kBFloat16) : transposed(S0);
   const auto u = u0 + product(wy, S0_t);
-  const auto y = product(q, S0_t) + product(qb, u) + product(qk, vc);
+  const auto y = product(q, S0_t) + product(q_pairs, torch::cat({u, vc}, 3));  // + q b~^T u + q k~^T v
   auto out = y.reshape({B, H, padded_T, N}).narrow(2, 0, T).permute({0, 2, 1, 3}).reshape({B, T, H * N});
   return {out.to(r.scalar_type()), S};
 }
